@@ -1,0 +1,7 @@
+//! Reading SQL scripts: splitting them into statements and classifying each.
+
+pub mod classify;
+pub mod split;
+
+pub use classify::{Kind, classify};
+pub use split::{Piece, SplitError, Splitter, Statement, statements};
