@@ -1,4 +1,65 @@
 //! dbtool: a migration runner for MySQL and MariaDB.
+//!
+//! The binary is a thin shell around [`run`]; everything else is a library so it can be embedded
+//! and tested: `config` resolves settings, `files` and `sql` read the project, `commands` carry
+//! out what the user asked, `report` prints the outcome, and `error` decides the exit code.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
 pub mod files;
+pub mod output;
+pub mod report;
 pub mod sql;
+
+use cli::{Cli, Command};
+use commands::Context;
+pub use error::{Error, Result};
+use output::Terminal;
+use report::Report;
+
+/// Runs a parsed command line; returns the process exit code (SPEC §9).
+pub fn run(cli: Cli) -> u8 {
+    let g = &cli.global;
+    let term = Terminal::detect(g.no_color, g.quiet, g.verbose);
+    output::init_logging(&term, std::env::var("RUST_LOG").ok().as_deref());
+    match dispatch(&cli, term) {
+        Ok(code) => code,
+        Err(e) => {
+            let label = output::paint(term.stderr_color, output::BOLD_RED, "error:");
+            eprintln!("{label} {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
+    let g = &cli.global;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let env = config::Env::from_process(&cwd)?;
+    let overrides = config::Overrides {
+        knexfile: g.knexfile.clone(),
+        env: g.env.clone(),
+        url: g.url.clone(),
+    };
+    let config = config::load(&overrides, &env, &cwd)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let ctx = Context {
+        config,
+        paths: files::Paths { cwd: cwd.clone() },
+        cwd,
+        report: Report::new(term, g.json),
+        yes: g.yes,
+    };
+    use commands::scaffold;
+    match &cli.command {
+        Command::Init => scaffold::init(&ctx)?,
+        Command::MigrateMake { name } => scaffold::migrate_make(&ctx, name)?,
+        Command::SeedMake { name } => scaffold::seed_make(&ctx, name)?,
+        other => unreachable!("{} is not wired yet", other.name()),
+    }
+    Ok(0)
+}

@@ -68,7 +68,10 @@ impl FromStr for Checksum {
                 b'a'..=b'f' => Some(c - b'a' + 10),
                 _ => None,
             };
-            out[i] = hex(pair[0]).zip(hex(pair[1])).map(|(h, l)| h << 4 | l).ok_or_else(bad)?;
+            out[i] = hex(pair[0])
+                .zip(hex(pair[1]))
+                .map(|(h, l)| h << 4 | l)
+                .ok_or_else(bad)?;
         }
         Ok(Checksum(out))
     }
@@ -206,9 +209,15 @@ mod tests {
     #[test]
     fn bom_and_line_endings_do_not_count() {
         let lf = checksum(b"CREATE TABLE t (a INT);\nDROP TABLE t;\n");
-        assert_eq!(checksum(b"CREATE TABLE t (a INT);\r\nDROP TABLE t;\r\n"), lf);
+        assert_eq!(
+            checksum(b"CREATE TABLE t (a INT);\r\nDROP TABLE t;\r\n"),
+            lf
+        );
         assert_eq!(checksum(b"CREATE TABLE t (a INT);\rDROP TABLE t;\r"), lf);
-        assert_eq!(checksum(b"\xEF\xBB\xBFCREATE TABLE t (a INT);\r\nDROP TABLE t;\n"), lf);
+        assert_eq!(
+            checksum(b"\xEF\xBB\xBFCREATE TABLE t (a INT);\r\nDROP TABLE t;\n"),
+            lf
+        );
         // anything else does
         assert_ne!(checksum(b"CREATE TABLE t (a INT);\nDROP TABLE t;"), lf);
         assert_ne!(checksum(b"CREATE TABLE t (a INT) ;\nDROP TABLE t;\n"), lf);
@@ -232,9 +241,18 @@ mod tests {
     #[test]
     fn prefix_checksum_ignores_line_endings_but_not_text() {
         let a = prefix_checksum(["CREATE TABLE a (\n x INT)", "DROP TABLE b"]);
-        assert_eq!(a, prefix_checksum(["CREATE TABLE a (\r\n x INT)", "DROP TABLE b"]));
-        assert_ne!(a, prefix_checksum(["CREATE TABLE a (\n x INT)", "DROP TABLE c"]));
-        assert_ne!(a, prefix_checksum(["CREATE TABLE a (\n x INT)DROP TABLE b"]));
+        assert_eq!(
+            a,
+            prefix_checksum(["CREATE TABLE a (\r\n x INT)", "DROP TABLE b"])
+        );
+        assert_ne!(
+            a,
+            prefix_checksum(["CREATE TABLE a (\n x INT)", "DROP TABLE c"])
+        );
+        assert_ne!(
+            a,
+            prefix_checksum(["CREATE TABLE a (\n x INT)DROP TABLE b"])
+        );
         assert_ne!(prefix_checksum(["ab", "c"]), prefix_checksum(["a", "bc"]));
     }
 

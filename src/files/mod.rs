@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 pub use checksum::{Checksum, checksum};
-pub use name::{Direction, Version};
 use name::{BadName, parse_migration_name};
+pub use name::{Direction, Version};
 
 /// A file as the user knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +215,18 @@ fn walk(
     files
 }
 
+/// The versions of the migration files under `dir`, ignoring anything odd (for `migrate:make`,
+/// which only needs to avoid a taken version).
+pub fn list_versions(dir: &Path) -> std::collections::BTreeSet<Version> {
+    WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| parse_migration_name(e.file_name().to_str()?).ok().flatten())
+        .map(|m| m.version)
+        .collect()
+}
+
 /// Finds the migrations under `dir`, ordered by version, and hashes their up files.
 pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFile>, FileProblems> {
     let mut problems = Vec::new();
@@ -229,7 +241,10 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
     let mut downs: Vec<(Version, String, SqlFile)> = Vec::new();
     for path in found {
         let file = paths.file(path);
-        let Some(file_name) = file.path.file_name().map(|n| n.to_string_lossy().into_owned())
+        let Some(file_name) = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
         else {
             continue;
         };
@@ -307,7 +322,11 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
 
 /// The two files in path order, so reports do not depend on the order of directory entries.
 fn ordered(a: SqlFile, b: SqlFile) -> (SqlFile, SqlFile) {
-    if a.display <= b.display { (a, b) } else { (b, a) }
+    if a.display <= b.display {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 /// One seed script on disk.

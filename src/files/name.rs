@@ -197,18 +197,35 @@ mod tests {
         assert_eq!(ok.version, v("20260101120000"));
         assert_eq!(ok.name, "create_accounts");
         assert_eq!(ok.direction, Direction::Up);
-        let down = parse_migration_name("1_Add-Index.v2.down.sql").unwrap().unwrap();
-        assert_eq!((down.name.as_str(), down.direction), ("Add-Index.v2", Direction::Down));
+        let down = parse_migration_name("1_Add-Index.v2.down.sql")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (down.name.as_str(), down.direction),
+            ("Add-Index.v2", Direction::Down)
+        );
         assert_eq!(parse_migration_name("README.md"), Ok(None));
         assert_eq!(parse_migration_name(".gitkeep"), Ok(None));
-        assert_eq!(parse_migration_name("create_users.sql"), Err(BadName::Pattern));
-        assert_eq!(parse_migration_name("001_create.sql"), Err(BadName::Pattern));
-        assert_eq!(parse_migration_name("001_create.UP.SQL"), Err(BadName::Pattern));
+        assert_eq!(
+            parse_migration_name("create_users.sql"),
+            Err(BadName::Pattern)
+        );
+        assert_eq!(
+            parse_migration_name("001_create.sql"),
+            Err(BadName::Pattern)
+        );
+        assert_eq!(
+            parse_migration_name("001_create.UP.SQL"),
+            Err(BadName::Pattern)
+        );
         assert_eq!(parse_migration_name("001.up.sql"), Err(BadName::EmptyName));
         assert_eq!(parse_migration_name("001_.up.sql"), Err(BadName::EmptyName));
         assert_eq!(parse_migration_name("v1_x.up.sql"), Err(BadName::Version));
         assert_eq!(parse_migration_name("x.up.sql"), Err(BadName::Pattern));
-        assert_eq!(parse_migration_name("1_a\\b.up.sql"), Err(BadName::Separator));
+        assert_eq!(
+            parse_migration_name("1_a\\b.up.sql"),
+            Err(BadName::Separator)
+        );
         let long = format!("{}_x.up.sql", "1".repeat(33));
         assert_eq!(parse_migration_name(&long), Err(BadName::Version));
     }

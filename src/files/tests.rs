@@ -77,7 +77,10 @@ fn every_problem_is_reported_at_once() {
 fn a_missing_folder_is_a_problem_not_an_empty_list() {
     let dir = project(&[]);
     let err = discover_migrations(&dir.path().join("nope"), &paths(&dir)).unwrap_err();
-    assert!(err.to_string().starts_with("nope: folder does not exist"), "{err}");
+    assert!(
+        err.to_string().starts_with("nope: folder does not exist"),
+        "{err}"
+    );
     let dir = project(&[("file", b"")]);
     let err = discover_seeds(&dir.path().join("file"), &paths(&dir)).unwrap_err();
     assert!(err.to_string().contains("is not a folder"), "{err}");
@@ -103,6 +106,9 @@ fn seeds_run_in_byte_order_of_their_relative_path() {
     ]);
     let seeds = discover_seeds(&dir.path().join("s"), &paths(&dir)).unwrap();
     let keys: Vec<&str> = seeds.iter().map(|s| s.key.as_str()).collect();
-    assert_eq!(keys, ["01_accounts.sql", "02_orders.sql", "10/a.sql", "B.sql"]);
+    assert_eq!(
+        keys,
+        ["01_accounts.sql", "02_orders.sql", "10/a.sql", "B.sql"]
+    );
     assert_eq!(seeds[2].file.display, "s/10/a.sql");
 }

@@ -40,7 +40,12 @@ pub fn classify(sql: &str) -> Kind {
         return Kind::Other;
     };
     let first = first.to_ascii_uppercase();
-    let mut second = || words.next().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+    let mut second = || {
+        words
+            .next()
+            .map(|w| w.to_ascii_uppercase())
+            .unwrap_or_default()
+    };
     match first.as_str() {
         "INSERT" | "REPLACE" | "UPDATE" | "DELETE" => {
             if contains_word(sql, "RETURNING") {
@@ -213,8 +218,14 @@ mod tests {
 
     #[test]
     fn whole_words_only() {
-        assert!(!contains_word("INSERT INTO returning_things VALUES (1)", "RETURNING"));
-        assert!(contains_word("insert into t values (1) returning id", "RETURNING"));
+        assert!(!contains_word(
+            "INSERT INTO returning_things VALUES (1)",
+            "RETURNING"
+        ));
+        assert!(contains_word(
+            "insert into t values (1) returning id",
+            "RETURNING"
+        ));
         assert!(!contains_word("SET @autocommit_x = 1", "AUTOCOMMIT"));
     }
 }

@@ -67,7 +67,9 @@ pub enum Piece {
         delimiter: String,
     },
     /// Comments, whitespace or a lone delimiter: nothing to send.
-    Trivia { raw: String },
+    Trivia {
+        raw: String,
+    },
 }
 
 impl Piece {
@@ -237,14 +239,8 @@ impl<R: Read> Splitter<R> {
             };
             match b {
                 b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
-                0xEF if i == self.start && self.offset == 0 => {
-                    // A UTF-8 byte order mark at the very start of the input is not text.
-                    if self.byte_at(i + 1)? == Some(0xBB) && self.byte_at(i + 2)? == Some(0xBF) {
-                        i += 3;
-                    } else {
-                        return Ok(i);
-                    }
-                }
+                // A UTF-8 byte order mark at the very start of the input is not text.
+                0xEF if i == 0 && self.offset == 0 && self.is_bom()? => i += 3,
                 b'#' => i = self.skip_line_comment(i + 1)?,
                 b'-' if self.is_dash_comment(i)? => i = self.skip_line_comment(i + 2)?,
                 b'/' if self.byte_at(i + 1)? == Some(b'*') && !self.is_executable_comment(i)? => {
@@ -253,6 +249,10 @@ impl<R: Read> Splitter<R> {
                 _ => return Ok(i),
             }
         }
+    }
+
+    fn is_bom(&mut self) -> Result<bool, SplitError> {
+        Ok(self.byte_at(1)? == Some(0xBB) && self.byte_at(2)? == Some(0xBF))
     }
 
     /// `--` followed by whitespace, a control character or the end of input.

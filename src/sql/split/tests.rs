@@ -51,8 +51,14 @@ fn table_of_tricky_cases() {
         // the delimiter inside each quote kind and inside comments
         ("SELECT ';'; SELECT 2", &["SELECT ';'", "SELECT 2"]),
         (r#"SELECT ";"; SELECT 2"#, &[r#"SELECT ";""#, "SELECT 2"]),
-        ("SELECT 1 AS `a;b`; SELECT 2", &["SELECT 1 AS `a;b`", "SELECT 2"]),
-        ("SELECT 1 /* ; */; SELECT 2", &["SELECT 1 /* ; */", "SELECT 2"]),
+        (
+            "SELECT 1 AS `a;b`; SELECT 2",
+            &["SELECT 1 AS `a;b`", "SELECT 2"],
+        ),
+        (
+            "SELECT 1 /* ; */; SELECT 2",
+            &["SELECT 1 /* ; */", "SELECT 2"],
+        ),
         ("SELECT 1 -- ;\n; SELECT 2", &["SELECT 1 -- ;", "SELECT 2"]),
         ("SELECT 1 # ;\n; SELECT 2", &["SELECT 1 # ;", "SELECT 2"]),
         // `-- ` is a comment, `--x` is not (it is minus minus x)
@@ -61,9 +67,18 @@ fn table_of_tricky_cases() {
         ("SELECT 1 --\n;", &["SELECT 1 --"]),
         ("SELECT 5--3;", &["SELECT 5--3"]),
         // escaped quotes
-        ("SELECT 'it''s;'; SELECT 2", &["SELECT 'it''s;'", "SELECT 2"]),
-        (r"SELECT 'a\'b;'; SELECT 2", &[r"SELECT 'a\'b;'", "SELECT 2"]),
-        (r#"SELECT "a\"b;"; SELECT 2"#, &[r#"SELECT "a\"b;""#, "SELECT 2"]),
+        (
+            "SELECT 'it''s;'; SELECT 2",
+            &["SELECT 'it''s;'", "SELECT 2"],
+        ),
+        (
+            r"SELECT 'a\'b;'; SELECT 2",
+            &[r"SELECT 'a\'b;'", "SELECT 2"],
+        ),
+        (
+            r#"SELECT "a\"b;"; SELECT 2"#,
+            &[r#"SELECT "a\"b;""#, "SELECT 2"],
+        ),
         (r"SELECT 'a\\'; SELECT 2", &[r"SELECT 'a\\'", "SELECT 2"]),
         ("SELECT `a``;b`; SELECT 2", &["SELECT `a``;b`", "SELECT 2"]),
         (r"SELECT `a\`; SELECT 2", &[r"SELECT `a\`", "SELECT 2"]),
@@ -76,7 +91,10 @@ fn table_of_tricky_cases() {
             ],
         ),
         ("/*M!100100 SET a=1 */;", &["/*M!100100 SET a=1 */"]),
-        ("SELECT /*+ MAX_EXECUTION_TIME(1) */ 1;", &["SELECT /*+ MAX_EXECUTION_TIME(1) */ 1"]),
+        (
+            "SELECT /*+ MAX_EXECUTION_TIME(1) */ 1;",
+            &["SELECT /*+ MAX_EXECUTION_TIME(1) */ 1"],
+        ),
         // a statement without a trailing delimiter at end of file
         ("SELECT 1;\nSELECT 2", &["SELECT 1", "SELECT 2"]),
         ("SELECT 1;\nSELECT 2\n\n", &["SELECT 1", "SELECT 2"]),
@@ -90,17 +108,29 @@ fn table_of_tricky_cases() {
         (";;;", &[]),
         ("-- c\n;\nSELECT 1;", &["SELECT 1"]),
         // comments before a statement are not part of its body
-        ("-- about t\n/* more */\nCREATE TABLE t (a INT);", &["CREATE TABLE t (a INT)"]),
+        (
+            "-- about t\n/* more */\nCREATE TABLE t (a INT);",
+            &["CREATE TABLE t (a INT)"],
+        ),
         // a byte order mark is not text
         ("\u{feff}SELECT 1;", &["SELECT 1"]),
         // `/*/` does not close a comment; `*/` alone is text
-        ("SELECT 1 /*/ ; */; SELECT 2", &["SELECT 1 /*/ ; */", "SELECT 2"]),
+        (
+            "SELECT 1 /*/ ; */; SELECT 2",
+            &["SELECT 1 /*/ ; */", "SELECT 2"],
+        ),
         // quotes inside comments and comments inside quotes do not count
-        ("SELECT 1 /* ' */; SELECT '/*'; SELECT 3", &["SELECT 1 /* ' */", "SELECT '/*'", "SELECT 3"]),
+        (
+            "SELECT 1 /* ' */; SELECT '/*'; SELECT 3",
+            &["SELECT 1 /* ' */", "SELECT '/*'", "SELECT 3"],
+        ),
         ("SELECT '-- x;'; SELECT 2", &["SELECT '-- x;'", "SELECT 2"]),
         ("SELECT 1 # '\n; SELECT 2", &["SELECT 1 # '", "SELECT 2"]),
         // multi-byte text
-        ("INSERT INTO t VALUES ('café; ☕');", &["INSERT INTO t VALUES ('café; ☕')"]),
+        (
+            "INSERT INTO t VALUES ('café; ☕');",
+            &["INSERT INTO t VALUES ('café; ☕')"],
+        ),
     ];
     for (sql, want) in cases {
         let got = bodies(sql);
@@ -151,13 +181,17 @@ INSERT INTO t VALUES (1);
     assert!(!stmts[1].default_delimiter);
     assert!(!stmts[2].default_delimiter);
     assert!(stmts[3].default_delimiter);
-    assert_eq!(stmts.iter().map(|s| s.number).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        stmts.iter().map(|s| s.number).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
 }
 
 #[test]
 fn delimiter_forms() {
     for d in ["$$", "//", ";;", "|", "GO"] {
-        let sql = format!("DELIMITER {d}\nSELECT 1; SELECT 2{d}\nSELECT 3{d}\ndelimiter ;\nSELECT 4;");
+        let sql =
+            format!("DELIMITER {d}\nSELECT 1; SELECT 2{d}\nSELECT 3{d}\ndelimiter ;\nSELECT 4;");
         assert_eq!(
             bodies(&sql),
             ["SELECT 1; SELECT 2", "SELECT 3", "SELECT 4"],
@@ -183,7 +217,12 @@ fn delimiter_errors_and_leftovers() {
         SplitError::DelimiterBackslash { line: 1 }
     ));
     let mut s = split_str("SELECT 1;\nDELIMITER $$\nCREATE PROCEDURE p() BEGIN END$$\n");
-    assert_eq!(s.by_ref().filter(|p| matches!(p, Ok(Piece::Statement(_)))).count(), 2);
+    assert_eq!(
+        s.by_ref()
+            .filter(|p| matches!(p, Ok(Piece::Statement(_))))
+            .count(),
+        2
+    );
     assert_eq!(s.changed_delimiter(), Some(&(2, "$$".to_string())));
     let mut s = split_str("DELIMITER $$\nSELECT 1$$\nDELIMITER ;\n");
     s.by_ref().for_each(drop);
@@ -249,7 +288,10 @@ fn long_inputs_stream_across_reads() {
     sql.push_str(&format!("SELECT '{long}';\n-- tail"));
     let got = split(&sql);
     assert_eq!(got.len(), 5001);
-    assert_eq!(got[4999], ("INSERT INTO t VALUES (4999, 'name; 4999')".into(), 5000));
+    assert_eq!(
+        got[4999],
+        ("INSERT INTO t VALUES (4999, 'name; 4999')".into(), 5000)
+    );
     assert_eq!(got[5000].1, 5001);
     assert_eq!(got[5000].0.len(), long.len() + 9);
 }
@@ -257,9 +299,39 @@ fn long_inputs_stream_across_reads() {
 /// Text built from the splitter's alphabet, so the interesting states are reached often.
 fn sqlish() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "SELECT", " ", "\n", "\r\n", "\t", ";", "'", "\"", "`", "\\", "--", "-- ", "#", "/*", "*/",
-        "/*!", "/*!40101", "*", "/", "-", "$$", "//", "DELIMITER ", "delimiter $$\n",
-        "DELIMITER ;\n", "\nDELIMITER //\n", "a", "1", "é", "''", "BEGIN", "END", "\u{feff}",
+        "SELECT",
+        " ",
+        "\n",
+        "\r\n",
+        "\t",
+        ";",
+        "'",
+        "\"",
+        "`",
+        "\\",
+        "--",
+        "-- ",
+        "#",
+        "/*",
+        "*/",
+        "/*!",
+        "/*!40101",
+        "*",
+        "/",
+        "-",
+        "$$",
+        "//",
+        "DELIMITER ",
+        "delimiter $$\n",
+        "DELIMITER ;\n",
+        "\nDELIMITER //\n",
+        "a",
+        "1",
+        "é",
+        "''",
+        "BEGIN",
+        "END",
+        "\u{feff}",
     ]);
     prop::collection::vec(atoms, 0..60).prop_map(|v| v.concat())
 }

@@ -1,0 +1,329 @@
+//! The command line, as clap derive types. No I/O here: `lib.rs` turns these into a config and
+//! a command. Environment variables (DATABASE_URL, DBTOOL_ENV) are read by the config loader,
+//! not by clap, so `--help` never shows their values.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Fast, safe MySQL/MariaDB migrations and seeds from plain SQL files";
+
+const LONG_ABOUT: &str = "\
+dbtool applies plain SQL migrations (db/migrations/<version>_<name>.up.sql and .down.sql) and
+runs rerunnable seed scripts (db/seeds/*.sql) against MySQL 8 or MariaDB 10.6+. Every run is
+recorded in a ledger table with SHA-256 checksums, so drift between files and database is
+caught, and a failed migration can be resumed where it stopped.
+
+The connection comes from --url, then DATABASE_URL, then knexfile.toml's environment
+(--env NAME, DBTOOL_ENV, or `development`).";
+
+const EXAMPLES: &str = "\
+Examples:
+  dbtool init                          # knexfile.toml, db/migrations, db/seeds
+  dbtool migrate:make \"Create accounts\"
+  dbtool migrate:latest                # apply every pending migration
+  dbtool migrate:status
+  dbtool seed:run
+  DATABASE_URL=mysql://root@127.0.0.1:3306/app dbtool migrate:latest
+
+Exit codes: 0 ok · 1 a statement or connection failed · 2 usage, config or file error ·
+3 drift or a failed migration blocks the way · 4 lock not obtained in time ·
+5 pending migrations (migrate:status --exit-code)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dbtool",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Path of the knexfile [default: ./knexfile.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub knexfile: Option<PathBuf>,
+    /// Environment (section of the knexfile) [default: $DBTOOL_ENV, else development]
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Database URL, overriding DATABASE_URL and the knexfile
+    /// (mysql://user:password@host:port/database)
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// Show more: -v each statement with its line and time, -vv everything
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Show only warnings and errors; no progress
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print results as one JSON document on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Never colour the output (NO_COLOR does the same)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Answer yes: needed for destructive commands in a protected environment
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create knexfile.toml, db/migrations and db/seeds in the current directory
+    #[command(after_help = "Example:\n  dbtool init\n\nNothing that exists is overwritten.")]
+    Init,
+
+    /// Create a new migration: <timestamp>_<name>.up.sql and .down.sql
+    #[command(
+        name = "migrate:make",
+        after_help = "Example:\n  dbtool migrate:make \"Create accounts\"\n  \
+                      # db/migrations/20260101120000_create_accounts.up.sql and .down.sql\n\n\
+                      The version is the UTC time (YYYYMMDDHHMMSS), bumped by one if taken."
+    )]
+    MigrateMake {
+        /// What the migration does, e.g. "Create accounts" (written as snake_case)
+        name: String,
+    },
+
+    /// Apply every pending migration (or up to --to) as one batch
+    #[command(
+        name = "migrate:latest",
+        after_help = "Examples:\n  dbtool migrate:latest\n  dbtool migrate:latest --dry-run\n  \
+                      dbtool migrate:latest --to 20260101120000\n\n\
+                      Refuses (exit 3) while an applied migration's file was changed or removed\n\
+                      (see migrate:validate) or a failed migration cannot be resumed."
+    )]
+    MigrateLatest {
+        /// Apply pending migrations up to and including this version
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Print the plan and every statement; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Apply the next pending migration, or the one given
+    #[command(
+        name = "migrate:up",
+        after_help = "Examples:\n  dbtool migrate:up\n  dbtool migrate:up 20260101120000"
+    )]
+    MigrateUp {
+        /// The pending migration to apply [default: the oldest pending]
+        #[arg(value_name = "VERSION")]
+        target: Option<String>,
+        /// Print the plan and every statement; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Undo the last applied migration, or the one given
+    #[command(
+        name = "migrate:down",
+        after_help = "Examples:\n  dbtool migrate:down\n  dbtool migrate:down 20260101120000"
+    )]
+    MigrateDown {
+        /// The applied migration to undo [default: the last one applied]
+        #[arg(value_name = "VERSION")]
+        target: Option<String>,
+        /// Print the plan and every statement; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Undo the last batch (or all, the last N, or down to a version), newest first
+    #[command(
+        name = "migrate:rollback",
+        after_help = "Examples:\n  dbtool migrate:rollback            # the last batch\n  \
+                      dbtool migrate:rollback --step 2   # the last two migrations\n  \
+                      dbtool migrate:rollback --to 20260101120000  # everything after it\n  \
+                      dbtool migrate:rollback --all --dry-run\n\n\
+                      A migration without a .down.sql file cannot be rolled back: the whole\n\
+                      rollback is refused before anything runs."
+    )]
+    MigrateRollback {
+        /// Undo every applied migration
+        #[arg(long, conflicts_with_all = ["step", "to"])]
+        all: bool,
+        /// Undo the last N applied migrations
+        #[arg(long, value_name = "N", conflicts_with = "to")]
+        step: Option<u32>,
+        /// Undo every migration after VERSION (VERSION itself stays)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Print the plan and every statement; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Show every migration: version, name, batch, when applied, state
+    #[command(
+        name = "migrate:status",
+        visible_alias = "migrate:list",
+        after_help = "Examples:\n  dbtool migrate:status\n  dbtool migrate:status --json\n  \
+                      dbtool migrate:status --exit-code || echo \"pending migrations\"\n\n\
+                      States: applied, pending, modified (file changed since applied), missing\n\
+                      (no file), failed (part-way), out-of-order (pending, older than the newest\n\
+                      applied)."
+    )]
+    MigrateStatus {
+        /// Exit with 5 when migrations are pending
+        #[arg(long)]
+        exit_code: bool,
+    },
+
+    /// Check applied migrations against their files; exit 3 on drift
+    #[command(
+        name = "migrate:validate",
+        after_help = "Examples:\n  dbtool migrate:validate\n  dbtool migrate:validate --json"
+    )]
+    MigrateValidate,
+
+    /// Accept changed files: re-record the checksums of modified applied migrations
+    #[command(
+        name = "migrate:repair",
+        after_help = "Example:\n  dbtool migrate:repair\n\n\
+                      Shows each migration it re-records. Missing files are not repaired:\n\
+                      restore them, or settle them with migrate:resolve."
+    )]
+    MigrateRepair,
+
+    /// Settle a failed (part-way) migration by hand
+    #[command(
+        name = "migrate:resolve",
+        after_help = "Examples:\n  \
+                      dbtool migrate:resolve 20260101120000 --applied      # you finished it by hand\n  \
+                      dbtool migrate:resolve 20260101120000 --rolled-back  # you undid it by hand"
+    )]
+    MigrateResolve {
+        /// The failed migration's version
+        #[arg(value_name = "VERSION")]
+        target: String,
+        /// Record it as applied
+        #[arg(
+            long,
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
+        applied: bool,
+        /// Record it as never applied (its ledger row is removed)
+        #[arg(long)]
+        rolled_back: bool,
+    },
+
+    /// Show who holds the migration lock
+    #[command(
+        name = "migrate:unlock",
+        after_help = "Example:\n  dbtool migrate:unlock\n\n\
+                      The lock is a server-side GET_LOCK: the server frees it when its\n\
+                      connection ends, so there is never a stale lock to clear. This shows the\n\
+                      holder's connection id, user, host and time, to KILL it if it is stuck."
+    )]
+    MigrateUnlock,
+
+    /// Create a new seed file db/seeds/<name>.sql
+    #[command(
+        name = "seed:make",
+        after_help = "Example:\n  dbtool seed:make 02_orders   # db/seeds/02_orders.sql"
+    )]
+    SeedMake {
+        /// Name of the seed, e.g. 02_orders (written as snake_case)
+        name: String,
+    },
+
+    /// Run the seed files, in path order
+    #[command(
+        name = "seed:run",
+        after_help = "Examples:\n  dbtool seed:run\n  dbtool seed:run --specific 01_accounts.sql\n  \
+                      dbtool seed:run --changed\n  dbtool seed:run --dry-run\n\n\
+                      Each seed runs in one transaction with its ledger row. A seed may say how\n\
+                      often it runs in a first-lines comment: -- dbtool:run always (the default),\n\
+                      -- dbtool:run once, or -- dbtool:run on-change. --specific runs the named\n\
+                      seeds whatever their mode."
+    )]
+    SeedRun {
+        /// Run only this seed (a path or a bare name); repeatable
+        #[arg(long, value_name = "FILE")]
+        specific: Vec<String>,
+        /// Run only seeds that are new or changed since they last ran
+        #[arg(long)]
+        changed: bool,
+        /// Print what would run; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Show every seed: new, changed or unchanged, its run mode, run count and last run
+    #[command(
+        name = "seed:status",
+        after_help = "Examples:\n  dbtool seed:status\n  dbtool seed:status --json"
+    )]
+    SeedStatus,
+
+    /// Create the configured database if it does not exist (utf8mb4)
+    #[command(name = "db:create", after_help = "Example:\n  dbtool db:create")]
+    DbCreate,
+
+    /// Drop the configured database
+    #[command(
+        name = "db:drop",
+        after_help = "Example:\n  dbtool db:drop\n\nA protected environment needs --yes."
+    )]
+    DbDrop,
+
+    /// Wait until the database server answers
+    #[command(
+        name = "db:wait",
+        after_help = "Example:\n  docker compose up -d && dbtool db:wait --timeout 60 && dbtool migrate:latest"
+    )]
+    DbWait {
+        /// Give up after this many seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+impl Command {
+    /// The name users type.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init => "init",
+            Command::MigrateMake { .. } => "migrate:make",
+            Command::MigrateLatest { .. } => "migrate:latest",
+            Command::MigrateUp { .. } => "migrate:up",
+            Command::MigrateDown { .. } => "migrate:down",
+            Command::MigrateRollback { .. } => "migrate:rollback",
+            Command::MigrateStatus { .. } => "migrate:status",
+            Command::MigrateValidate => "migrate:validate",
+            Command::MigrateRepair => "migrate:repair",
+            Command::MigrateResolve { .. } => "migrate:resolve",
+            Command::MigrateUnlock => "migrate:unlock",
+            Command::SeedMake { .. } => "seed:make",
+            Command::SeedRun { .. } => "seed:run",
+            Command::SeedStatus => "seed:status",
+            Command::DbCreate => "db:create",
+            Command::DbDrop => "db:drop",
+            Command::DbWait { .. } => "db:wait",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,126 @@
+//! Where output goes and how it looks: results on stdout, diagnostics on stderr.
+//!
+//! Diagnostics go through `tracing` with a compact, cargo-like format (`warning: …`); the level is
+//! `info` by default, `warn` with `-q`, `debug` with `-v`, `trace` with `-vv`, or whatever
+//! `RUST_LOG` says. Colour is used only when the stream is a terminal and neither `--no-color`
+//! nor `NO_COLOR` is set (tracing-subscriber would colour a pipe too, so it is told). Progress
+//! bars show only on a terminal, never in CI or with `-q`.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// What the terminal and the user allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminal {
+    pub stdout_color: bool,
+    pub stderr_color: bool,
+    /// Progress bars may be drawn on stderr.
+    pub progress: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Terminal {
+    /// Decides from the streams, the flags and the environment (`NO_COLOR`, `CI`).
+    pub fn detect(no_color_flag: bool, quiet: bool, verbose: u8) -> Terminal {
+        let no_color = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let err_tty = std::io::stderr().is_terminal();
+        Terminal {
+            stdout_color: !no_color && std::io::stdout().is_terminal(),
+            stderr_color: !no_color && err_tty,
+            progress: err_tty && !quiet && !ci,
+            quiet,
+            verbose,
+        }
+    }
+
+    /// Plain output, for tests and embedders.
+    pub fn plain() -> Terminal {
+        Terminal {
+            stdout_color: false,
+            stderr_color: false,
+            progress: false,
+            quiet: false,
+            verbose: 0,
+        }
+    }
+}
+
+/// Installs the stderr logger. `rust_log` is the value of `RUST_LOG`, which wins when set.
+pub fn init_logging(term: &Terminal, rust_log: Option<&str>) {
+    let level = match (term.quiet, term.verbose) {
+        (true, _) => Level::WARN,
+        (false, 0) => Level::INFO,
+        (false, 1) => Level::DEBUG,
+        (false, _) => Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(term.stderr_color)
+        .event_format(CliFormat {
+            color: term.stderr_color,
+        });
+    let result = match rust_log.filter(|s| !s.trim().is_empty()) {
+        Some(directives) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new(directives))
+            .try_init(),
+        None => builder.with_max_level(level).try_init(),
+    };
+    // A second init (tests, embedders) keeps the first subscriber.
+    drop(result);
+}
+
+/// `warning: message key=value`, coloured labels on a terminal; info lines have no label.
+struct CliFormat {
+    color: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for CliFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let (label, style) = match *event.metadata().level() {
+            Level::ERROR => ("error: ", "\x1b[1;31m"),
+            Level::WARN => ("warning: ", "\x1b[1;33m"),
+            Level::INFO => ("", ""),
+            Level::DEBUG => ("debug: ", "\x1b[2m"),
+            Level::TRACE => ("trace: ", "\x1b[2m"),
+        };
+        if self.color && !label.is_empty() {
+            write!(writer, "{style}{label}\x1b[0m")?;
+        } else {
+            writer.write_str(label)?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Paints `text` with an ANSI style when `on`.
+pub fn paint(on: bool, style: &str, text: &str) -> String {
+    if on {
+        format!("{style}{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+pub const RED: &str = "\x1b[31m";
+pub const GREEN: &str = "\x1b[32m";
+pub const YELLOW: &str = "\x1b[33m";
+pub const BOLD_RED: &str = "\x1b[1;31m";
+pub const DIM: &str = "\x1b[2m";
+pub const BOLD: &str = "\x1b[1m";
