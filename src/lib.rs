@@ -7,9 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod db;
+pub mod engine;
 pub mod error;
 pub mod files;
 pub mod output;
+pub mod plan;
 pub mod report;
 pub mod sql;
 
@@ -54,12 +57,39 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
         report: Report::new(term, g.json),
         yes: g.yes,
     };
-    use commands::scaffold;
+    use commands::{migrate, scaffold};
     match &cli.command {
-        Command::Init => scaffold::init(&ctx)?,
-        Command::MigrateMake { name } => scaffold::migrate_make(&ctx, name)?,
-        Command::SeedMake { name } => scaffold::seed_make(&ctx, name)?,
+        Command::Init => scaffold::init(&ctx).map(|()| 0),
+        Command::MigrateMake { name } => scaffold::migrate_make(&ctx, name).map(|()| 0),
+        Command::SeedMake { name } => scaffold::seed_make(&ctx, name).map(|()| 0),
+        Command::MigrateLatest { to, dry_run } => {
+            migrate::migrate(&ctx, migrate::latest_request(to.as_deref())?, *dry_run)
+        }
+        Command::MigrateUp { target, dry_run } => {
+            migrate::migrate(&ctx, migrate::up_request(target.as_deref())?, *dry_run)
+        }
+        Command::MigrateDown { target, dry_run } => {
+            migrate::migrate(&ctx, migrate::down_request(target.as_deref())?, *dry_run)
+        }
+        Command::MigrateRollback {
+            all,
+            step,
+            to,
+            dry_run,
+        } => migrate::migrate(
+            &ctx,
+            migrate::rollback_request(*all, *step, to.as_deref())?,
+            *dry_run,
+        ),
+        Command::MigrateStatus { exit_code } => migrate::status(&ctx, *exit_code),
+        Command::MigrateValidate => migrate::validate(&ctx),
+        Command::MigrateRepair => migrate::repair(&ctx),
+        Command::MigrateResolve {
+            target,
+            applied,
+            rolled_back: _,
+        } => migrate::resolve(&ctx, target, *applied),
+        Command::MigrateUnlock => migrate::unlock(&ctx),
         other => unreachable!("{} is not wired yet", other.name()),
     }
-    Ok(0)
 }

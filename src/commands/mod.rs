@@ -1,7 +1,9 @@
 //! One small module per command family. Each builds what it needs from the [`Context`], runs
 //! it through the shared machinery, and hands the outcome to the report.
 
+pub mod migrate;
 pub mod scaffold;
+pub mod session;
 
 use std::path::PathBuf;
 

@@ -307,11 +307,20 @@ const ENV_KEYS: &[&str] = &[
     "out_of_order",
     "ssl_mode",
     "ssl_ca",
+    "connect_timeout",
 ];
 
 /// Keys a `[ENV.connection]` table may hold.
 const CONNECTION_KEYS: &[&str] = &[
-    "host", "port", "user", "password", "database", "socket", "ssl_mode", "ssl_ca",
+    "host",
+    "port",
+    "user",
+    "password",
+    "database",
+    "socket",
+    "ssl_mode",
+    "ssl_ca",
+    "connect_timeout",
 ];
 
 /// An environment's section, owned, with the line of each key.
@@ -580,6 +589,9 @@ impl Loader<'_> {
             if let Some(v) = s.get("ssl_ca") {
                 conn.ssl_ca = Some(PathBuf::from(self.string(env_name, "ssl_ca", v)?));
             }
+            if let Some(v) = s.get("connect_timeout") {
+                conn.connect_timeout = Some(self.seconds(env_name, "connect_timeout", v)?);
+            }
         }
         if let Some(ca) = &conn.ssl_ca {
             conn.ssl_ca = Some(root.join(ca));
@@ -634,6 +646,9 @@ impl Loader<'_> {
             c.ssl_mode = Some(self.ssl_mode(&prefix, "ssl_mode", v)?);
         }
         c.ssl_ca = s("ssl_ca")?.map(PathBuf::from);
+        if let Some(v) = t.get("connect_timeout") {
+            c.connect_timeout = Some(self.seconds(&prefix, "connect_timeout", v)?);
+        }
         Ok(c)
     }
 }

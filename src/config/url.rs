@@ -86,6 +86,8 @@ pub struct Connection {
     /// never leaves the machine) and `preferred` for any other host.
     pub ssl_mode: Option<SslMode>,
     pub ssl_ca: Option<PathBuf>,
+    /// How long connecting may take (None: the default, 10 s).
+    pub connect_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Connection {
@@ -99,6 +101,7 @@ impl Default for Connection {
             socket: None,
             ssl_mode: None,
             ssl_ca: None,
+            connect_timeout: None,
         }
     }
 }
@@ -243,6 +246,18 @@ pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError
             }
             "ssl_ca" | "sslca" | "sslrootcert" => conn.ssl_ca = Some(PathBuf::from(v.as_ref())),
             "socket" => conn.socket = Some(PathBuf::from(v.as_ref())),
+            "connect_timeout" => {
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && *s < 86_400.0)
+                    .ok_or_else(|| UrlError::Param {
+                        param: k.to_string(),
+                        value: v.to_string(),
+                        expected: "a number of seconds",
+                    })?;
+                conn.connect_timeout = Some(std::time::Duration::from_secs_f64(secs));
+            }
             _ => unknown.push(k.to_string()),
         }
     }

@@ -96,6 +96,14 @@ pub fn classify(sql: &str) -> Kind {
     }
 }
 
+/// Whether the statement may answer with more than one result (a procedure's result sets and
+/// its final OK), so results cannot be counted one per statement.
+pub fn several_results(sql: &str) -> bool {
+    Words::new(sql)
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("CALL") || w.eq_ignore_ascii_case("EXECUTE"))
+}
+
 /// Whether `word` occurs in `sql` as a whole word (ASCII case-insensitive). A quoted or
 /// commented occurrence also counts: callers only use this to be more careful.
 fn contains_word(sql: &str, word: &str) -> bool {
