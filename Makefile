@@ -1,0 +1,89 @@
+# dbtool: build, try and test. `make` (or `make help`) lists the targets.
+
+DBTOOL   ?= target/release/dbtool
+DEMO_URL ?= mysql://root@127.0.0.1:3306/dbtool_demo
+# The server the tests use (`make test`, `make ci`).
+export DBTOOL_TEST_URL ?= mysql://root@127.0.0.1:3306
+
+# demo-compose talks to the docker-compose server through knexfile.toml's [development]
+# section. DATABASE_URL would override that section, so it is set empty (dbtool treats an
+# empty DATABASE_URL as unset, and a .env file does not override a variable already set).
+COMPOSE_DBTOOL = DATABASE_URL= $(DBTOOL)
+
+.DEFAULT_GOAL := help
+.PHONY: help build demo demo-compose test migrate rollback seed status \
+        new-migration new-seed name-given db-up db-down lint fmt bench ci
+
+help: ## List the targets
+	@echo 'usage: make TARGET [NAME=...] [DBTOOL=...] [DEMO_URL=...]'
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN { FS = ":.*## " } { printf "  %-15s %s\n", $$1, $$2 }'
+
+build: ## Build the release binary (target/release/dbtool)
+	cargo build --release
+
+demo: build ## Run the example project against the server at DEMO_URL (local MariaDB/MySQL)
+	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) db:create
+	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) migrate:latest
+	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) seed:run
+	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) migrate:status
+	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) seed:status
+
+demo-compose: build ## Run the example project against the docker-compose MySQL 8.4
+	docker compose up -d --wait
+	$(COMPOSE_DBTOOL) db:wait --env development --timeout 90
+	$(COMPOSE_DBTOOL) migrate:latest --env development
+	$(COMPOSE_DBTOOL) seed:run --env development
+	$(COMPOSE_DBTOOL) migrate:status --env development
+
+test: ## Run every test (needs a server at DBTOOL_TEST_URL)
+	cargo test
+
+migrate: build ## Apply every pending migration (migrate:latest)
+	$(DBTOOL) migrate:latest
+
+rollback: build ## Undo the last batch (migrate:rollback)
+	$(DBTOOL) migrate:rollback
+
+seed: build ## Run the seeds (seed:run)
+	$(DBTOOL) seed:run
+
+status: build ## Show every migration and its state (migrate:status)
+	$(DBTOOL) migrate:status
+
+new-migration: name-given build ## Create a migration: make new-migration NAME="add email"
+	$(DBTOOL) migrate:make "$(NAME)"
+
+new-seed: name-given build ## Create a seed: make new-seed NAME=02_orders
+	$(DBTOOL) seed:make "$(NAME)"
+
+# Checked before building, so a missing NAME fails at once.
+name-given:
+	@if [ -z "$(strip $(NAME))" ]; then \
+		echo 'usage: make new-migration NAME="add email"   or   make new-seed NAME=02_orders' >&2; \
+		exit 2; \
+	fi
+
+db-up: ## Start the docker-compose MySQL (127.0.0.1:3305) and wait until it is healthy
+	docker compose up -d --wait
+
+db-down: ## Stop the docker-compose MySQL (its data volume is kept)
+	docker compose down
+
+lint: ## Check formatting and clippy warnings
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+bench: ## Run the benchmarks (bench/run.sh)
+	@if [ -e bench/run.sh ]; then \
+		./bench/run.sh; \
+	else \
+		echo 'benchmarks land with the performance work: they will compare dbtool with the mariadb client on the same SQL (see docs/PERFORMANCE.md)'; \
+	fi
+
+ci: ## Run what CI runs: install what is missing, start MariaDB, make test
+	./.ci/run
