@@ -318,11 +318,15 @@ impl Db {
         Ok(Some(out))
     }
 
-    /// The highest batch number the log has seen (0 if none).
+    /// The highest batch number that applied something, rolled back since or not (0 if none).
+    /// A run that failed before applying anything does not use up a number.
     pub async fn last_batch(&mut self, t: &Tables) -> Result<u32, DbError> {
         let n: Option<Option<u32>> = self
             .conn
-            .query_first(format!("SELECT MAX(batch) FROM {}", t.log))
+            .query_first(format!(
+                "SELECT MAX(batch) FROM {} WHERE action IN ('applied', 'rolled_back')",
+                t.log
+            ))
             .await?;
         Ok(n.flatten().unwrap_or(0))
     }

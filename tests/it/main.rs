@@ -1,0 +1,4 @@
+//! Integration tests: the real binary against the real server, a fresh database per test.
+
+mod helpers;
+mod migrate;
