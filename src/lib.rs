@@ -14,6 +14,7 @@ pub mod files;
 pub mod output;
 pub mod plan;
 pub mod report;
+pub mod seeds;
 pub mod sql;
 
 use cli::{Cli, Command};
@@ -90,6 +91,16 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
             rolled_back: _,
         } => migrate::resolve(&ctx, target, *applied),
         Command::MigrateUnlock => migrate::unlock(&ctx),
-        other => unreachable!("{} is not wired yet", other.name()),
+        Command::SeedRun {
+            specific,
+            changed,
+            dry_run,
+        } => commands::seed::run(&ctx, specific, *changed, *dry_run),
+        Command::SeedStatus => commands::seed::status(&ctx),
+        Command::DbCreate => commands::database::create(&ctx),
+        Command::DbDrop => commands::database::drop(&ctx),
+        Command::DbWait { timeout } => {
+            commands::database::wait(&ctx, std::time::Duration::from_secs(*timeout))
+        }
     }
 }

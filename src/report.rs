@@ -7,12 +7,15 @@ use comfy_table::{ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::commands::seed::{Decision, SeedState};
 use crate::config::Config;
 use crate::db::ledger::Direction;
+use crate::db::ledger::SeedRow;
 use crate::db::lock::Holder;
 use crate::engine::{self, Done, Prepared};
 use crate::output::{GREEN, RED, Terminal, YELLOW, paint};
 use crate::plan::{Drift, Entry, Plan, Status};
+use crate::seeds::{Mode, SeedDone, SeedInfo};
 
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -412,4 +415,182 @@ fn entry_json(e: &Entry<'_>) -> serde_json::Value {
 
 fn holder_json(h: &Holder) -> serde_json::Value {
     json!({"connection_id": h.connection_id, "user": h.user, "host": h.host, "seconds": h.seconds, "state": h.state})
+}
+
+impl Report {
+    /// A byte-progress bar for a long seed (terminal only, and only for files worth it).
+    pub fn byte_bar(&self, len: u64, what: &str) -> ProgressBar {
+        if !self.term.progress || len < 4 << 20 {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{what} {{bar:30}} {{bytes}}/{{total_bytes}} {{msg}} ({{eta}})"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    }
+
+    /// seed:run (and its dry run): what ran, what was skipped and why.
+    pub fn seed_plan(
+        &self,
+        infos: &[SeedInfo],
+        decisions: &[Decision],
+        dry_run: bool,
+        done: &[SeedDone],
+    ) {
+        let why = |d: &Decision| match d {
+            Decision::Run => "runs",
+            Decision::SkipOnce => "skipped: runs once and already ran",
+            Decision::SkipUnchanged => "skipped: on-change and unchanged",
+            Decision::SkipNotChanged => "skipped: unchanged (--changed)",
+            Decision::SkipNotNamed => "skipped: not named by --specific",
+        };
+        if self.json {
+            let items: Vec<_> = infos
+                .iter()
+                .zip(decisions)
+                .map(|(i, d)| {
+                    let ran = done.iter().find(|x| x.key == i.seed.key);
+                    json!({
+                        "seed": i.seed.key,
+                        "mode": i.mode.as_str(),
+                        "decision": why(d),
+                        "ran": ran.is_some(),
+                        "statements": ran.map(|r| r.statements),
+                        "duration_ms": ran.map(|r| ms(r.duration)),
+                        "checksum": ran.map(|r| r.checksum.to_string()),
+                    })
+                })
+                .collect();
+            self.json(&json!({"dry_run": dry_run, "seeds": items}));
+            return;
+        }
+        let mut out = String::new();
+        if dry_run {
+            out.push_str("Dry run: nothing will be changed.\n");
+        }
+        let width = infos.iter().map(|i| i.seed.key.len()).max().unwrap_or(0);
+        if infos.is_empty() {
+            out.push_str("No seeds.\n");
+        }
+        let ran = done.len();
+        if !dry_run {
+            out.push_str(&format!(
+                "Ran {ran} seed{}:\n",
+                if ran == 1 { "" } else { "s" }
+            ));
+        }
+        for (i, d) in infos.iter().zip(decisions) {
+            let line = match done.iter().find(|x| x.key == i.seed.key) {
+                Some(r) => format!("{} statements, {} ms", r.statements, ms(r.duration)),
+                None if dry_run => format!(
+                    "would {} ({})",
+                    if *d == Decision::Run { "run" } else { "skip" },
+                    i.mode.as_str()
+                ),
+                None if *d == Decision::Run => "not run (stopped before it)".to_owned(),
+                None => why(d).to_owned(),
+            };
+            out.push_str(&format!("  {:width$}  {line}\n", i.seed.key));
+        }
+        self.text(&out);
+    }
+
+    /// seed:status.
+    pub fn seed_status(
+        &self,
+        config: &Config,
+        lines: &[(String, Option<Mode>, SeedState, Option<&SeedRow>)],
+    ) {
+        if self.json {
+            let items: Vec<_> = lines
+                .iter()
+                .map(|(key, mode, st, row)| {
+                    json!({
+                        "seed": key,
+                        "mode": mode.map(|m| m.as_str()),
+                        "state": st.as_str(),
+                        "run_count": row.map_or(0, |r| r.run_count),
+                        "last_run_at": row.map(|r| r.last_run_at.clone()),
+                        "checksum": row.map(|r| r.checksum.to_string()),
+                    })
+                })
+                .collect();
+            self.json(&json!({"environment": config.environment, "seeds": items}));
+            return;
+        }
+        let mut out = format!(
+            "{} · {}\n",
+            config.environment,
+            config
+                .connection()
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        );
+        if lines.is_empty() {
+            out.push_str("No seeds.\n");
+            self.text(&out);
+            return;
+        }
+        let mut table = Table::new();
+        table.load_style(comfy_table::presets::NOTHING);
+        table.set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(["SEED", "MODE", "RUNS", "LAST RUN (UTC)", "STATE"]);
+        for (key, mode, st, row) in lines {
+            let style = match st {
+                SeedState::Unchanged => GREEN,
+                SeedState::New | SeedState::Changed => YELLOW,
+                SeedState::Missing => RED,
+            };
+            table.add_row([
+                key.clone(),
+                mode.map_or("-", |m| m.as_str()).to_owned(),
+                row.map_or(0, |r| r.run_count).to_string(),
+                row.map_or("-".to_owned(), |r| {
+                    r.last_run_at.replace('T', " ").chars().take(19).collect()
+                }),
+                paint(self.term.stdout_color, style, st.as_str()),
+            ]);
+        }
+        for line in table.lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        self.text(&out);
+    }
+}
+
+impl Report {
+    /// db:create / db:drop.
+    pub fn database(&self, verb: &str, name: &str, changed: bool) {
+        if self.json {
+            self.json(&json!({"database": name, verb: changed}));
+        } else if changed {
+            let v = if verb == "created" {
+                "Created"
+            } else {
+                "Dropped"
+            };
+            self.text(&format!("{v} database `{name}`."));
+        } else if verb == "created" {
+            self.text(&format!("Database `{name}` already exists."));
+        } else {
+            self.text(&format!("Database `{name}` does not exist."));
+        }
+    }
+
+    /// db:wait.
+    pub fn waited(&self, target: &str, took: std::time::Duration) {
+        if self.json {
+            self.json(&json!({"ready": true, "url": target, "waited_ms": ms(took)}));
+        } else {
+            self.text(&format!(
+                "{target} answered after {:.1} s.",
+                took.as_secs_f64()
+            ));
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! One small module per command family. Each builds what it needs from the [`Context`], runs
 //! it through the shared machinery, and hands the outcome to the report.
 
+pub mod database;
 pub mod migrate;
 pub mod scaffold;
+pub mod seed;
 pub mod session;
 
 use std::path::PathBuf;

@@ -230,6 +230,11 @@ impl<'d> Sender<'d> {
         Ok(())
     }
 
+    /// Sets session variables now (before the pending packet, which has not been sent).
+    pub async fn set_vars(&mut self, vars: &[(String, Value)]) -> Result<(), DbError> {
+        self.db.set_vars(vars).await
+    }
+
     /// Appends dbtool's trailing statements to the packet and sends it.
     pub async fn finish(&mut self, after: &[&str]) -> Result<(), SendFailure> {
         self.flush(after).await

@@ -1,0 +1,126 @@
+//! db:create, db:drop, db:wait (dbmate's trio): the database itself, and waiting for a server
+//! that is starting (`docker compose up`).
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+
+use crate::commands::Context;
+use crate::commands::session::{block_on, connect_timeout, guard};
+use crate::config::Ident;
+use crate::db::{ConnectError, Db};
+use crate::error::{Error, Result, UsageError};
+
+fn database(ctx: &Context) -> Result<Ident> {
+    let conn = ctx.config.connection()?;
+    let name = conn
+        .database
+        .as_deref()
+        .ok_or_else(|| UsageError::NoDatabase(conn.to_string()))?;
+    Ident::database(name).map_err(|e| {
+        Error::Config(crate::config::ConfigError::Invalid {
+            at: "the connection's database".into(),
+            problem: e.to_string(),
+        })
+    })
+}
+
+async fn server(ctx: &Context) -> Result<Db> {
+    let conn = ctx.config.connection()?.without_database();
+    Ok(Db::connect(&conn, connect_timeout(ctx)).await?)
+}
+
+async fn exists(db: &mut Db, name: &Ident) -> Result<bool> {
+    let n: Option<u64> = db
+        .conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (name.as_str(),),
+        )
+        .await
+        .map_err(|e| Error::db("looking for the database", e.into()))?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+/// db:create: CREATE DATABASE … CHARACTER SET utf8mb4, unless it exists.
+pub fn create(ctx: &Context) -> Result<u8> {
+    let name = database(ctx)?;
+    let created = block_on(async {
+        let mut db = server(ctx).await?;
+        let created = if exists(&mut db, &name).await? {
+            false
+        } else {
+            db.conn
+                .query_drop(format!(
+                    "CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4"
+                ))
+                .await
+                .map_err(|e| Error::db("creating the database", e.into()))?;
+            true
+        };
+        db.close().await;
+        Ok(created)
+    })?;
+    ctx.report.database("created", name.as_str(), created);
+    Ok(0)
+}
+
+/// db:drop: DROP DATABASE (a protected environment needs --yes).
+pub fn drop(ctx: &Context) -> Result<u8> {
+    guard(ctx, "db:drop")?;
+    let name = database(ctx)?;
+    let dropped = block_on(async {
+        let mut db = server(ctx).await?;
+        let dropped = if exists(&mut db, &name).await? {
+            db.conn
+                .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+                .await
+                .map_err(|e| Error::db("dropping the database", e.into()))?;
+            true
+        } else {
+            false
+        };
+        db.close().await;
+        Ok(dropped)
+    })?;
+    ctx.report.database("dropped", name.as_str(), dropped);
+    Ok(0)
+}
+
+/// db:wait: retries connecting until the server answers or `timeout` passes.
+pub fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
+    let conn = ctx.config.connection()?.without_database();
+    let started = Instant::now();
+    block_on(async {
+        let mut told = false;
+        loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            let attempt = connect_timeout(ctx).min(left.max(Duration::from_millis(200)));
+            match Db::connect(&conn, attempt).await {
+                Ok(db) => {
+                    db.close().await;
+                    return Ok(());
+                }
+                // A server that answers but refuses us is up: waiting will not help.
+                Err(e @ ConnectError::Failed { .. }) if is_refusal(&e) => return Err(e.into()),
+                Err(e) => {
+                    if started.elapsed() >= timeout {
+                        return Err(e.into());
+                    }
+                    if !told {
+                        told = true;
+                        tracing::info!("waiting for {conn} to answer…");
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    })?;
+    ctx.report.waited(&conn.to_string(), started.elapsed());
+    Ok(0)
+}
+
+/// An answer from the server itself (access denied), as opposed to no answer.
+fn is_refusal(e: &ConnectError) -> bool {
+    matches!(e, ConnectError::Failed { problem, .. } if problem.starts_with("ERROR "))
+}
