@@ -205,6 +205,29 @@ pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, Conf
         Some(p) => Some(cwd.join(p)),
         None => Some(cwd.join(KNEXFILE)).filter(|p| p.is_file()),
     };
+    let text = match &knexfile {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    parse(text.as_deref(), knexfile.as_deref(), overrides, env, cwd)
+}
+
+/// Resolves a configuration from a knexfile's text (None: there is no knexfile) without
+/// touching the filesystem. `path` is where the text came from, for messages and relative
+/// paths; `cwd` is used when there is no knexfile.
+pub fn parse(
+    text: Option<&str>,
+    path: Option<&Path>,
+    overrides: &Overrides,
+    env: &Env,
+    cwd: &Path,
+) -> Result<Config, ConfigError> {
+    let knexfile = path.map(Path::to_path_buf);
     let environment = overrides
         .env
         .clone()
@@ -215,23 +238,13 @@ pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, Conf
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| cwd.to_path_buf());
-
-    let text = match &knexfile {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
     let mut loader = Loader {
         path: knexfile.clone().unwrap_or_else(|| PathBuf::from(KNEXFILE)),
-        text: text.as_deref().unwrap_or(""),
+        text: text.unwrap_or(""),
         env,
         warnings: Vec::new(),
     };
-    let section = match &text {
+    let section = match text {
         Some(text) => loader.section(text, &environment)?,
         None => None,
     };
