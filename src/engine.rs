@@ -30,7 +30,7 @@ use crate::error::{Error, FailureContext, Result, StatementFailure};
 use crate::files::checksum::{ALGO, PrefixHasher};
 use crate::files::{MigrationFile, checksum};
 use crate::plan::{Plan, Step};
-use crate::sql::{Statement, statements};
+use crate::sql::Statement;
 
 /// Packets of batched statements aim at this size (bytes), below `max_allowed_packet`.
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -111,10 +111,7 @@ fn prepare_step(step: &Step) -> Result<Prepared> {
     let text = sql_file
         .read()
         .map_err(|p| Error::Files(crate::files::FileProblems(vec![p])))?;
-    let stmts = statements(&text).map_err(|source| Error::Sql {
-        path: sql_file.display.clone(),
-        source,
-    })?;
+    let stmts = split_file(&text, &sql_file.display)?;
     let down_checksum = match &file.down {
         Some(_) if down => Some(checksum(text.as_bytes())),
         Some(d) => Some(checksum(
@@ -157,6 +154,31 @@ fn prepare_step(step: &Step) -> Result<Prepared> {
         atomic,
         statements: stmts,
     })
+}
+
+/// Splits a migration file, warning about a `DELIMITER` left changed at its end.
+pub fn split_file(text: &str, path: &str) -> Result<Vec<Statement>> {
+    let mut splitter = crate::sql::split::split_str(text);
+    let mut out = Vec::new();
+    for piece in splitter.by_ref() {
+        match piece {
+            Ok(crate::sql::Piece::Statement(s)) => out.push(s),
+            Ok(_) => {}
+            Err(source) => {
+                return Err(Error::Sql {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+    if let Some((line, delim)) = splitter.changed_delimiter() {
+        tracing::warn!(
+            "{path}:{line}: `DELIMITER {delim}` is still in force at the end of the file \
+             (add `DELIMITER ;` after the statements that need it)"
+        );
+    }
+    Ok(out)
 }
 
 /// What one step did.

@@ -133,8 +133,8 @@ async fn migrate_in(
         });
         return Ok(0);
     }
-    // Check every file of the plan before taking the lock or writing anything.
-    engine::prepare(&plan)?;
+    // Read and check every file of the plan before taking the lock or writing anything.
+    let first = engine::prepare(&plan)?;
 
     s.lock(ctx).await?;
     s.db.ensure_ledger(&s.tables, false).await?;
@@ -144,8 +144,14 @@ async fn migrate_in(
         s.db.last_batch(&s.tables)
             .await
             .map_err(|e| Error::db("reading the log", e))?;
-    let plan = make_plan(ctx, files, &rows, req, last_batch)?;
-    let prepared: Vec<Prepared> = engine::prepare(&plan)?;
+    let again = make_plan(ctx, files, &rows, req, last_batch)?;
+    // Usually nothing changed meanwhile and the files read above serve.
+    let prepared: Vec<Prepared> = if again.steps == plan.steps {
+        first
+    } else {
+        engine::prepare(&again)?
+    };
+    let plan = again;
     let bar = ctx.report.progress_bar(prepared.len() as u64, "migrations");
     let result = engine::run(&mut s.db, &s.tables, &plan, &prepared, |d| {
         bar.inc(1);
@@ -238,10 +244,7 @@ pub fn validate(ctx: &Context) -> Result<u8> {
             let text = sql_file
                 .read()
                 .map_err(|p| Error::Files(FileProblems(vec![p])))?;
-            statements(&text).map_err(|source| Error::Sql {
-                path: sql_file.display.clone(),
-                source,
-            })?;
+            engine::split_file(&text, &sql_file.display)?;
         }
     }
     let rows = block_on(async {

@@ -113,13 +113,12 @@ impl Hasher {
 
     /// Feeds `bytes` with CRLF and lone CR turned into LF.
     fn normalize(&mut self, mut bytes: &[u8]) {
-        if self.after_cr {
+        if self.after_cr && !bytes.is_empty() {
+            // The LF of a CRLF split across two pieces.
             if let Some(rest) = bytes.strip_prefix(b"\n") {
                 bytes = rest;
             }
-            if !bytes.is_empty() {
-                self.after_cr = false;
-            }
+            self.after_cr = false;
         }
         while let Some(cr) = memchr::memchr(b'\r', bytes) {
             self.sha.update(&bytes[..cr]);
@@ -227,6 +226,16 @@ mod tests {
         assert_eq!(checksum(b"\xEF\xBB\xBF"), checksum(b""));
         assert_eq!(checksum(b"\r"), checksum(b"\n"));
         assert_ne!(checksum(b"\xEF\xBB"), checksum(b""));
+    }
+
+    /// Found by the proptest below: `aa\r` + `\n` + `\n` swallowed the second LF.
+    #[test]
+    fn a_crlf_split_across_pieces_eats_one_lf_only() {
+        let mut h = Hasher::new();
+        for piece in [&b"aa\r"[..], b"\n", b"\n"] {
+            h.update(piece);
+        }
+        assert_eq!(h.finish(), checksum(b"aa\n\n"));
     }
 
     #[test]

@@ -256,7 +256,7 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
                     if let Some((_, other)) = ups.get(&m.version) {
                         let (first, second) = ordered(other.clone(), file);
                         problems.push(second.problem(Problem::DuplicateVersion {
-                            version: m.version.to_string(),
+                            version: m.version.number().to_owned(),
                             other: first.display,
                         }));
                     } else {
@@ -275,7 +275,7 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
             Some((up_name, _)) if *up_name == name => {
                 if let Some(other) = down_of.get(&version) {
                     problems.push(file.problem(Problem::DuplicateVersion {
-                        version: version.to_string(),
+                        version: version.number().to_owned(),
                         other: other.display.clone(),
                     }));
                 } else {

@@ -5,10 +5,14 @@
 //! - statements end at the current delimiter (`;` at first);
 //! - `'…'` and `"…"` strings end at their quote; a backslash escapes the next byte and a doubled
 //!   quote stands for itself; `` `…` `` identifiers only know the doubled backtick;
-//! - `-- ` (two dashes and whitespace, or end of line), `#` and `/* … */` are comments;
-//!   `/*! … */`, `/*!50001 … */`, `/*M! … */` and `/*+ … */` are *not*: the server reads them, so
+//! - `-- ` (two dashes and whitespace, or end of line), `#` and `/* … */` are comments; where a
+//!   statement would start, `--` needs no whitespace after it (the `mariadb` client's rule, so a
+//!   `----------` separator line is a comment: no statement can start with `--`);
+//! - `/*! … */`, `/*!50001 … */` and `/*M! … */` are *not* comments: the server reads them, so
 //!   they are scanned like any other statement text (quotes and the delimiter count inside them,
 //!   as in the client);
+//! - optimizer hints `/*+ … */` are kept in the statement, but scanned like a comment (quotes and
+//!   the delimiter do not count inside them, as in both the `mariadb` and `mysql` clients);
 //! - a `DELIMITER xx` line (any case) where a statement would start changes the delimiter; it is
 //!   never sent to the server;
 //! - a statement made only of comments and whitespace is not a statement.
@@ -47,12 +51,19 @@ pub struct Statement {
     /// was in force). Only such statements can be sent together in one multi-statement packet
     /// without changing their meaning.
     pub default_delimiter: bool,
+    /// The body with CRLF line breaks turned into LF, when it has any: what the client sends
+    /// (it reads lines and drops their CR), so a CRLF checkout inserts the same text as an LF
+    /// one – the two have the same checksum, so they must behave the same.
+    lf: Option<String>,
 }
 
 impl Statement {
     /// The text sent to the server.
     pub fn sql(&self) -> &str {
-        &self.raw[self.body.clone()]
+        match &self.lf {
+            Some(lf) => lf,
+            None => &self.raw[self.body.clone()],
+        }
     }
 }
 
@@ -238,11 +249,14 @@ impl<R: Read> Splitter<R> {
                 return Ok(i);
             };
             match b {
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' => i += 1,
+                b if is_space(b) => i += 1,
                 // A UTF-8 byte order mark at the very start of the input is not text.
                 0xEF if i == 0 && self.offset == 0 && self.is_bom()? => i += 3,
                 b'#' => i = self.skip_line_comment(i + 1)?,
-                b'-' if self.is_dash_comment(i)? => i = self.skip_line_comment(i + 2)?,
+                // Where a statement would start, `--` is a comment whatever follows it (as in the
+                // `mariadb` client; no statement starts with `--`, and `-----` separator lines
+                // are common in hand-written scripts).
+                b'-' if self.byte_at(i + 1)? == Some(b'-') => i = self.skip_line_comment(i + 2)?,
                 b'/' if self.byte_at(i + 1)? == Some(b'*') && !self.is_executable_comment(i)? => {
                     i = self.skip_block_comment(i)?;
                 }
@@ -264,10 +278,12 @@ impl<R: Read> Splitter<R> {
             })
     }
 
-    /// `/*!`, `/*M!` or `/*+` at `i` (which holds `/*`): text the server reads.
+    /// `/*!` or `/*M!` at `i` (which holds `/*`): text the server reads. (An optimizer hint
+    /// `/*+ … */` is read by the server too, but the clients scan it as a comment: a delimiter
+    /// or a quote inside it does not count.)
     fn is_executable_comment(&mut self, i: usize) -> Result<bool, SplitError> {
         Ok(match self.byte_at(i + 2)? {
-            Some(b'!') | Some(b'+') => true,
+            Some(b'!') => true,
             Some(b'M') => self.byte_at(i + 3)? == Some(b'!'),
             _ => false,
         })
@@ -446,7 +462,7 @@ impl<R: Read> Splitter<R> {
         let end = self.skip_line_comment(after)?; // index after the line break
         let line = &self.buf[after..end];
         let arg: Vec<u8> = line
-            .split(|b| b.is_ascii_whitespace())
+            .split(|&b| is_space(b))
             .find(|w| !w.is_empty())
             .map(|w| unquote(w).to_vec())
             .unwrap_or_default();
@@ -520,7 +536,7 @@ impl<R: Read> Splitter<R> {
         let trimmed_end = body_start
             + self.buf[body_start..body_end]
                 .iter()
-                .rposition(|b| !b.is_ascii_whitespace())
+                .rposition(|&b| !is_space(b))
                 .map_or(0, |p| p + 1);
         let line = self.line_of(body_start);
         let base = self.start;
@@ -529,6 +545,9 @@ impl<R: Read> Splitter<R> {
         let body = (body_start - base)..(trimmed_end - base);
         let kind = classify(&raw[body.clone()]);
         self.statements += 1;
+        let lf = raw[body.clone()]
+            .contains("\r\n")
+            .then(|| raw[body.clone()].replace("\r\n", "\n"));
         Ok(Some(Piece::Statement(Statement {
             raw,
             body,
@@ -536,8 +555,15 @@ impl<R: Read> Splitter<R> {
             number: self.statements,
             kind,
             default_delimiter,
+            lf,
         })))
     }
+}
+
+/// Whitespace between and around statements: the client's (C `isspace`), which unlike
+/// [`u8::is_ascii_whitespace`] includes the vertical tab.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
 }
 
 /// `'$$'`, `"$$"` and `` `$$` `` mean `$$`, as in the client.

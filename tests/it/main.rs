@@ -1,5 +1,6 @@
 //! Integration tests: the real binary against the real server, a fresh database per test.
 
+mod bad_input;
 mod helpers;
 mod migrate;
 mod seeds;

@@ -100,6 +100,11 @@ fn table_of_tricky_cases() {
         ("SELECT 1;\nSELECT 2\n\n", &["SELECT 1", "SELECT 2"]),
         // CRLF input
         ("SELECT 1;\r\nSELECT 2;\r\n", &["SELECT 1", "SELECT 2"]),
+        // CRLF inside a statement (even in a string) reaches the server as LF, as with the client
+        (
+            "INSERT INTO t VALUES ('a\r\nb');\r\n",
+            &["INSERT INTO t VALUES ('a\nb')"],
+        ),
         ("SELECT 1 -- c\r\n;\r\n", &["SELECT 1 -- c"]),
         // empty and comment-only
         ("", &[]),
@@ -140,6 +145,43 @@ fn table_of_tricky_cases() {
             pieces(sql),
             "one byte at a time: {sql:?}"
         );
+    }
+}
+
+/// Cases where the splitter used to disagree with the `mariadb` client (found by the
+/// differential test `tests/split_differential.rs`).
+#[test]
+fn regressions_from_the_client_differential() {
+    let cases: &[(&str, &[&str])] = &[
+        // An optimizer hint is scanned as a comment: neither the delimiter nor a quote inside it
+        // counts (it used to split here, or fail with "unterminated string").
+        (
+            "SELECT /*+ BKA(t) ; ' */ 1;\nSELECT 2;",
+            &["SELECT /*+ BKA(t) ; ' */ 1", "SELECT 2"],
+        ),
+        (
+            "DELIMITER $$\nSELECT /*+ $$ */ 1$$\nDELIMITER ;\nSELECT 2;",
+            &["SELECT /*+ $$ */ 1", "SELECT 2"],
+        ),
+        ("/*+ hint */ SELECT 1;", &["SELECT 1"]),
+        // Where a statement starts, `--` is a comment even without whitespace after it.
+        (
+            "------------------------------\n-- Users\n----\nCREATE TABLE u (a INT);\n",
+            &["CREATE TABLE u (a INT)"],
+        ),
+        ("SELECT 1;\n  --x ; y\nSELECT 2;", &["SELECT 1", "SELECT 2"]),
+        ("SELECT 1; --x\nSELECT 2", &["SELECT 1", "SELECT 2"]),
+        ("/* c */--x;\nSELECT 1;", &["SELECT 1"]),
+        ("SELECT 1;\r\n--\r\n--x\r\n", &["SELECT 1"]),
+        // ... but inside a statement `--x` is still minus minus x.
+        ("SELECT 1\n--x\n;", &["SELECT 1\n--x"]),
+        ("DELIMITER $$\n--x\nSELECT 1--2$$", &["SELECT 1--2"]),
+        // A vertical tab is whitespace at the end of a statement too, as at its start.
+        ("\x0bSELECT 1\x0b\x0c;", &["SELECT 1"]),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(bodies(sql), *want, "input: {sql:?}");
+        assert_eq!(pieces_trickled(sql), pieces(sql), "trickled: {sql:?}");
     }
 }
 
@@ -316,6 +358,8 @@ fn sqlish() -> impl Strategy<Value = String> {
         "*/",
         "/*!",
         "/*!40101",
+        "/*+",
+        "---",
         "*",
         "/",
         "-",
