@@ -34,9 +34,8 @@ impl Db {
         };
         // The first result is in. mysql_async loads each later result while finishing the one
         // before; a server error there is kept and handed out by the *following* `next()`.
-        // So: `attempted` counts results whose loading was attempted, and an error, whenever
-        // it surfaces, belongs to the last attempted one. (Exact for statements that answer
-        // with one OK packet each, which is all that is ever batched.)
+        // So `attempted` counts results whose loading was attempted. (Exact for statements
+        // that answer with one OK packet each, which is all that is ever batched.)
         let mut attempted = 1;
         loop {
             let more = !result.is_empty();
@@ -45,8 +44,15 @@ impl Db {
                 Ok(None) if more => attempted += 1,
                 Ok(None) => return Ok(()),
                 Err(e) => {
+                    // A server error was kept while its result loaded (the last attempted one
+                    // failed); a broken connection fails the load itself (the last attempted
+                    // one completed, the next never answered).
+                    let completed = match e {
+                        mysql_async::Error::Server(_) => attempted - 1,
+                        _ => attempted,
+                    };
                     return Err(PacketFailure {
-                        completed: attempted - 1,
+                        completed,
                         error: e.into(),
                     });
                 }
