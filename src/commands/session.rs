@@ -91,11 +91,34 @@ async fn warn_if_cluster(db: &mut Db) {
         .query_first("SHOW VARIABLES LIKE 'wsrep_on'")
         .await
         .unwrap_or(None);
-    if on.is_some_and(|(_, v)| v.eq_ignore_ascii_case("ON")) {
-        tracing::warn!(
-            "this server is a Galera cluster node (wsrep_on = ON): GET_LOCK locks are local to \
-             one node, so run dbtool against one node only, never against several at once"
+    if let Some(w) = cluster_warning(on.as_ref().map(|(_, v)| v.as_str())) {
+        tracing::warn!("{w}");
+    }
+}
+
+/// The warning for a server whose `wsrep_on` is `value` (None: no such variable, MySQL).
+pub fn cluster_warning(value: Option<&str>) -> Option<&'static str> {
+    value.filter(|v| v.eq_ignore_ascii_case("ON")).map(|_| {
+        "this server is a Galera cluster node (wsrep_on = ON): GET_LOCK locks are local to \
+         one node, so two dbtool runs against different nodes do not exclude each other; \
+         run migrations against one node only"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_warning;
+
+    #[test]
+    fn galera_nodes_get_a_warning() {
+        assert!(
+            cluster_warning(Some("ON"))
+                .unwrap()
+                .contains("local to one node")
         );
+        assert!(cluster_warning(Some("on")).is_some());
+        assert_eq!(cluster_warning(Some("OFF")), None);
+        assert_eq!(cluster_warning(None), None);
     }
 }
 

@@ -4,4 +4,5 @@ mod bad_input;
 mod faults;
 mod helpers;
 mod migrate;
+mod security;
 mod seeds;
