@@ -32,6 +32,10 @@ use super::classify::{Kind, classify};
 /// How much is read from the input at a time.
 const CHUNK: usize = 64 * 1024;
 
+/// Comments and blank lines before a statement are handed out as a [`Piece::Trivia`] of their
+/// own once they pass this size, so a file of mostly comments streams in constant memory.
+const TRIVIA_FLUSH: usize = 64 * 1024;
+
 /// One statement of a script, with everything needed to run it and report on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
@@ -245,6 +249,10 @@ impl<R: Read> Splitter<R> {
     /// (or the end of input).
     fn skip_trivia(&mut self, mut i: usize) -> Result<usize, SplitError> {
         loop {
+            if i - self.start >= TRIVIA_FLUSH {
+                // Long runs of comments are handed out in parts: only statements are held.
+                return Ok(i);
+            }
             let Some(b) = self.byte_at(i)? else {
                 return Ok(i);
             };
@@ -506,8 +514,8 @@ impl<R: Read> Splitter<R> {
             self.compact();
         }
         let body_start = self.skip_trivia(self.start)?;
-        if body_start >= self.buf.len() {
-            // Only comments and whitespace up to the end of input.
+        if body_start >= self.buf.len() || body_start - self.start >= TRIVIA_FLUSH {
+            // Only comments and whitespace up to the end of input, or a long run of them.
             let raw = self.take_raw(body_start)?;
             return Ok(Some(Piece::Trivia { raw }));
         }

@@ -312,3 +312,31 @@ fn memory_does_not_grow_with_the_seed() {
     assert_eq!(db.server.count("SELECT COUNT(*) FROM big"), id);
     assert!(kib < 64 * 1024, "peak RSS {kib} KiB for a 30 MB seed");
 }
+
+#[test]
+fn a_1_gb_seed_streams_in_constant_memory() {
+    // 1 GiB, mostly comment lines (the server's time would otherwise dominate), with ten
+    // INSERTs spread through it: the whole file streams through the splitter and the hash.
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    db.server.exec("CREATE TABLE marks (n INT)");
+    let path = p.path().join("db/seeds/huge.sql");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let line = format!("-- {}\n", "c".repeat(1020));
+        let block = line.repeat(1024); // 1 MiB
+        for mib in 0..1024 {
+            f.write_all(block.as_bytes()).unwrap();
+            if mib % 103 == 0 {
+                writeln!(f, "INSERT INTO marks VALUES ({mib});").unwrap();
+            }
+        }
+    }
+    assert!(std::fs::metadata(&path).unwrap().len() >= 1 << 30);
+    let (run, kib) = peak_rss_kib(&p, &["seed:run"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM marks"), 10);
+    eprintln!("1 GiB seed: peak RSS {kib} KiB");
+    assert!(kib < 16 * 1024, "peak RSS {kib} KiB for a 1 GiB seed");
+}

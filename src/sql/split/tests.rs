@@ -338,6 +338,26 @@ fn long_inputs_stream_across_reads() {
     assert_eq!(got[5000].0.len(), long.len() + 9);
 }
 
+#[test]
+fn long_runs_of_comments_are_not_held() {
+    let comment =
+        "-- a comment line that is long enough to add up quickly ........................\n";
+    let mut sql = comment.repeat(10_000); // ~850 KB of comments
+    sql.push_str("SELECT 1;\n");
+    let pieces = pieces(&sql).unwrap();
+    let biggest = pieces.iter().map(|p| p.raw().len()).max().unwrap();
+    assert!(biggest < 2 * TRIVIA_FLUSH, "a piece of {biggest} bytes");
+    let stmts: Vec<_> = pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Statement(s) => Some((s.sql().to_owned(), s.line)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stmts, [("SELECT 1".to_owned(), 10_001)]);
+    assert_eq!(pieces.iter().map(Piece::raw).collect::<String>(), sql);
+}
+
 /// Text built from the splitter's alphabet, so the interesting states are reached often.
 fn sqlish() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
