@@ -33,6 +33,12 @@ pub fn run(cli: Cli) -> u8 {
         Err(e) => {
             let label = output::paint(term.stderr_color, output::BOLD_RED, "error:");
             eprintln!("{label} {e}");
+            if g.json {
+                // A JSON consumer still gets one document on stdout.
+                Report::new(term, true).json(&serde_json::json!({
+                    "error": { "message": e.to_string(), "exit_code": e.exit_code() }
+                }));
+            }
             e.exit_code()
         }
     }
