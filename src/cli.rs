@@ -188,12 +188,14 @@ pub enum Command {
     )]
     MigrateValidate,
 
-    /// Accept changed files: re-record the checksums of modified applied migrations
+    /// Accept the files as they are: re-record changed checksums, forget removed migrations
     #[command(
         name = "migrate:repair",
         after_help = "Example:\n  dbtool migrate:repair\n\n\
-                      Shows each migration it re-records. Missing files are not repaired:\n\
-                      restore them, or settle them with migrate:resolve."
+                      For each applied migration whose file changed, the ledger takes the file's\n\
+                      checksum; each applied migration whose file is gone is forgotten (its\n\
+                      schema changes stay). Every change is shown and logged. Restore a file\n\
+                      instead if the change was a mistake."
     )]
     MigrateRepair,
 
