@@ -101,8 +101,10 @@ pub fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
                     db.close().await;
                     return Ok(());
                 }
-                // A server that answers but refuses us is up: waiting will not help.
+                // A server that answers but refuses us (a login error, a TLS problem) is up:
+                // waiting will not help.
                 Err(e @ ConnectError::Failed { .. }) if is_refusal(&e) => return Err(e.into()),
+                Err(e @ ConnectError::Tls { .. }) => return Err(e.into()),
                 Err(e) => {
                     if started.elapsed() >= timeout {
                         return Err(e.into());

@@ -105,23 +105,6 @@ pub fn cluster_warning(value: Option<&str>) -> Option<&'static str> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::cluster_warning;
-
-    #[test]
-    fn galera_nodes_get_a_warning() {
-        assert!(
-            cluster_warning(Some("ON"))
-                .unwrap()
-                .contains("local to one node")
-        );
-        assert!(cluster_warning(Some("on")).is_some());
-        assert_eq!(cluster_warning(Some("OFF")), None);
-        assert_eq!(cluster_warning(None), None);
-    }
-}
-
 /// Refuses a destructive command in a protected environment unless `--yes` was given or the
 /// user answers yes at a terminal. Without a terminal it never prompts.
 pub fn guard(ctx: &Context, command: &'static str) -> Result<()> {
@@ -145,4 +128,21 @@ pub fn guard(ctx: &Context, command: &'static str) -> Result<()> {
         env: ctx.config.environment.clone(),
         command,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_warning;
+
+    #[test]
+    fn galera_nodes_get_a_warning() {
+        assert!(
+            cluster_warning(Some("ON"))
+                .unwrap()
+                .contains("local to one node")
+        );
+        assert!(cluster_warning(Some("on")).is_some());
+        assert_eq!(cluster_warning(Some("OFF")), None);
+        assert_eq!(cluster_warning(None), None);
+    }
 }

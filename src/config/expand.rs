@@ -10,7 +10,11 @@ use super::{ConfigError, Env};
 pub(super) enum ExpandError {
     Unset(String),
     Unterminated,
-    BadName(String),
+    /// The `${` at this character (1-based) of the value is not followed by a variable name.
+    /// Its text is not kept: a `${` with a typo (a missing `}`) can run on into a password.
+    BadName {
+        at_char: usize,
+    },
 }
 
 impl ExpandError {
@@ -21,10 +25,13 @@ impl ExpandError {
                 at,
                 problem: "`${` without its closing `}`".into(),
             },
-            ExpandError::BadName(name) => ConfigError::Invalid {
+            // The text after `${` is not shown: with a `}` missing it runs on into the rest of
+            // the value, which may be a password (`mysql://${DB_USER:pw@${DB_HOST}/db`).
+            ExpandError::BadName { at_char } => ConfigError::Invalid {
                 at,
                 problem: format!(
-                    "`${{{name}}}` is not a variable name (letters, digits and _; \
+                    "the `${{` at character {at_char} is not followed by a variable name \
+                     (write ${{NAME}} or ${{NAME:-default}}, NAME made of letters, digits and _; \
                      write $$ for a literal $)"
                 ),
             },
@@ -52,7 +59,10 @@ pub(super) fn expand(s: &str, env: &Env) -> Result<String, ExpandError> {
                 && !name.starts_with(|c: char| c.is_ascii_digit())
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(ExpandError::BadName(inner.to_owned()));
+                let dollar = s.len() - rest.len() + i;
+                return Err(ExpandError::BadName {
+                    at_char: s[..dollar].chars().count() + 1,
+                });
             }
             match (
                 env.get(name).filter(|v| !v.is_empty() || default.is_none()),
@@ -91,7 +101,35 @@ mod tests {
         assert_eq!(x("${MISSING:-a:b/c}").unwrap(), "a:b/c");
         assert_eq!(x("${MISSING}"), Err(ExpandError::Unset("MISSING".into())));
         assert_eq!(x("${HOST"), Err(ExpandError::Unterminated));
-        assert_eq!(x("${1X}"), Err(ExpandError::BadName("1X".into())));
-        assert_eq!(x("${}"), Err(ExpandError::BadName("".into())));
+        assert_eq!(x("${1X}"), Err(ExpandError::BadName { at_char: 1 }));
+        assert_eq!(x("${}"), Err(ExpandError::BadName { at_char: 1 }));
+        assert_eq!(
+            x("é${HOST}${a-b}"),
+            Err(ExpandError::BadName { at_char: 9 })
+        );
+    }
+
+    /// Found by the `config` fuzz target: a `${` whose `}` is missing runs on into the password,
+    /// and the error quoted everything up to the next `}`.
+    #[test]
+    fn a_bad_name_error_does_not_show_the_text_after_the_dollar() {
+        let env = Env::from_pairs([]);
+        for value in [
+            "mysql://${DB_USERy:Pw_SeCrEt_9@TECTED:-yes}",
+            "mysql://${DB_USER:Pw_SeCrEt_9@${DB_HOST}/app",
+            "Pa${s-Pw_SeCrEt_9}",
+        ] {
+            let e = expand(value, &env).unwrap_err();
+            let message = e
+                .clone()
+                .at("knexfile.toml:2: development.url".into())
+                .to_string();
+            assert!(!message.contains("SeCrEt"), "{value}: {message}");
+            assert!(!format!("{e:?}").contains("SeCrEt"), "{value}: {e:?}");
+            assert!(
+                message.contains("is not followed by a variable name"),
+                "{message}"
+            );
+        }
     }
 }

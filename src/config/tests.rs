@@ -295,3 +295,33 @@ fn dot_env_fills_in_without_overriding() {
     assert!(e.contains(".env: cannot parse"), "{e}");
     assert!(!e.contains("secret"), "{e}");
 }
+
+/// Found by the `config` fuzz target (fuzz/, docs/fuzzing.md): a `${` with its `}` missing ran
+/// on into the URL's password, and the "not a variable name" error quoted it.
+#[test]
+fn a_broken_variable_reference_does_not_show_the_password() {
+    let text =
+        "[staging]\nurl = \"mysql://${DB_USERy:Pw_SeCrEt_9@TECTED:-yes}\"\nout_nf_order = \"0\"\n";
+    let o = Overrides {
+        env: Some("staging".into()),
+        ..Overrides::default()
+    };
+    let path = Path::new("/tmp/knexfile.toml");
+    let e = parse(
+        Some(text),
+        Some(path),
+        &o,
+        &Env::default(),
+        Path::new("/tmp"),
+    )
+    .unwrap_err();
+    for shown in [e.to_string(), format!("{e:?}")] {
+        assert!(!shown.contains("Pw_SeCrEt_9"), "{shown}");
+    }
+    assert_eq!(
+        e.to_string(),
+        "/tmp/knexfile.toml:2: staging.url: the `${` at character 9 is not followed by a variable \
+         name (write ${NAME} or ${NAME:-default}, NAME made of letters, digits and _; write $$ \
+         for a literal $)"
+    );
+}

@@ -188,7 +188,27 @@ impl Db {
             .tcp_nodelay(true)
             .stmt_cache_size(32);
         let mode = c.effective_ssl_mode();
+        if mode == SslMode::VerifyCa && c.ssl_ca.is_none() {
+            // As the mysql client: checking "the CA" needs to know which one.
+            return Err(ConnectError::Tls {
+                target,
+                problem: "ssl_mode is verify_ca but no ssl_ca is given: set ssl_ca to the CA \
+                          certificate that signed the server's (or use verify_identity to \
+                          trust the public CAs for this host name)"
+                    .into(),
+            });
+        }
         if let Some(ssl) = ssl_opts(mode, c) {
+            // mysql_async reads `ssl_ca` only during the handshake and then reports a missing
+            // file as a bare "No such file or directory", naming neither the file nor TLS.
+            if let Some(ca) = &c.ssl_ca
+                && let Err(e) = std::fs::File::open(ca)
+            {
+                return Err(ConnectError::Tls {
+                    target,
+                    problem: format!("cannot read ssl_ca {}: {e}", ca.display()),
+                });
+            }
             opts = opts.ssl_opts(ssl);
         }
         let attempt = tokio::time::timeout(timeout, Conn::new(opts.clone())).await;
@@ -256,7 +276,12 @@ fn ssl_opts(mode: SslMode, c: &Connection) -> Option<SslOpts> {
     let base = || {
         let mut o = SslOpts::default();
         if let Some(ca) = &c.ssl_ca {
-            o = o.with_root_certs(vec![ca.clone().into()]);
+            // A given `ssl_ca` is the only trust anchor (as for the mysql client's --ssl-ca).
+            // mysql_async would also trust every public web root, and with verify_ca's skipped
+            // name check any holder of any publicly issued certificate would then pass.
+            o = o
+                .with_root_certs(vec![ca.clone().into()])
+                .with_disable_built_in_roots(true);
         }
         o
     };
@@ -267,7 +292,20 @@ fn ssl_opts(mode: SslMode, c: &Connection) -> Option<SslOpts> {
                 .with_danger_accept_invalid_certs(true)
                 .with_danger_skip_domain_validation(true),
         ),
-        SslMode::VerifyCa => Some(base().with_danger_skip_domain_validation(true)),
+        // verify_ca: the chain must lead to the CA, any name goes. mysql_async 0.37 skips the
+        // name check only when the rustls error's text contains "NotValidForName", and the
+        // rustls in use (0.23.46) no longer writes that (it says `certificate not valid for
+        // name "<host>"`), so `with_danger_skip_domain_validation` alone rejects every
+        // certificate that does not name the host. The error quotes the name it expected, so
+        // the handshake is made for a name that contains the marker (a reserved `.invalid`
+        // name, which only goes into SNI; MySQL/MariaDB ignore SNI). webpki checks the chain
+        // before the name, so a name error means the chain was good; any other failure
+        // (unknown issuer, expiry) is reported as before.
+        SslMode::VerifyCa => Some(
+            base()
+                .with_danger_skip_domain_validation(true)
+                .with_danger_tls_hostname_override(Some("NotValidForName.invalid")),
+        ),
         SslMode::VerifyIdentity => Some(base()),
     }
 }
@@ -298,6 +336,37 @@ fn connect_error(e: mysql_async::Error, target: &str, c: &Connection) -> Connect
             target,
             problem: format!("TLS handshake failed: {t}"),
         },
+        // tokio-rustls hands a failed handshake (a rejected certificate, an alert) back as an
+        // InvalidData I/O error, so it is not an `IoError::Tls`: without this arm it read
+        // "cannot connect to …: invalid peer certificate: UnknownIssuer", not saying TLS nor
+        // what to change.
+        mysql_async::Error::Io(mysql_async::IoError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData
+                && c.effective_ssl_mode() != SslMode::Disabled =>
+        {
+            let text = io.to_string();
+            let hint = if text.contains("UnknownIssuer") {
+                match &c.ssl_ca {
+                    Some(ca) => format!(
+                        " (the server's certificate is not signed by the CA in ssl_ca {})",
+                        ca.display()
+                    ),
+                    None => " (the server's certificate is not signed by a public CA: set \
+                             ssl_ca to the CA certificate that signed it)"
+                        .to_owned(),
+                }
+            } else if text.contains("not valid for name") {
+                " (ssl_mode is verify_identity: the URL's host must be a name the certificate \
+                 lists; verify_ca checks the CA only)"
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            ConnectError::Tls {
+                target,
+                problem: format!("TLS handshake failed: {text}{hint}"),
+            }
+        }
         mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
             let hint = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {

@@ -6,3 +6,4 @@ mod helpers;
 mod migrate;
 mod security;
 mod seeds;
+mod tls;
