@@ -33,7 +33,7 @@ use crate::plan::{Plan, Step};
 use crate::sql::Statement;
 
 /// Packets of batched statements aim at this size (bytes), below `max_allowed_packet`.
-pub const BATCH_BYTES: usize = 1 << 20;
+pub const BATCH_BYTES: usize = 256 << 10;
 
 /// One step read from disk and split, ready to run.
 #[derive(Debug)]

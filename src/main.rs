@@ -3,6 +3,18 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // mysql_async keeps up to 128 spent buffers of up to 4 MiB each for reuse; one connection
+    // needs a few small ones. (Set before anything runs: still one thread, nothing reads the
+    // environment concurrently. A user's own setting wins.)
+    for (var, value) in [
+        ("MYSQL_ASYNC_BUFFER_POOL_CAP", "8"),
+        ("MYSQL_ASYNC_BUFFER_SIZE_CAP", "262144"),
+    ] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: no other thread exists yet.
+            unsafe { std::env::set_var(var, value) };
+        }
+    }
     let cli = dbtool::cli::Cli::parse();
     std::process::ExitCode::from(dbtool::run(cli))
 }

@@ -10,9 +10,12 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// What the terminal and the user allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +69,17 @@ pub fn init_logging(term: &Terminal, rust_log: Option<&str>) {
         .event_format(CliFormat {
             color: term.stderr_color,
         });
-    let result = match rust_log.filter(|s| !s.trim().is_empty()) {
-        Some(directives) => builder
-            .with_env_filter(tracing_subscriber::EnvFilter::new(directives))
-            .try_init(),
-        None => builder.with_max_level(level).try_init(),
-    };
+    // RUST_LOG takes `level` or `target=level,…` (tracing's `Targets` syntax: no regular
+    // expressions, which would add 700 KiB of code to every start).
+    let targets = rust_log
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|d| d.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(level));
+    let result = builder
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
+        .finish()
+        .with(targets)
+        .try_init();
     // A second init (tests, embedders) keeps the first subscriber.
     drop(result);
 }

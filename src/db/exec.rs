@@ -75,7 +75,7 @@ impl Db {
     /// here before a run, so the writes that travel with user statements carry no values in
     /// their text.
     pub async fn set_vars(&mut self, vars: &[(String, Value)]) -> Result<(), DbError> {
-        for chunk in vars.chunks(1000) {
+        for chunk in vars.chunks(250) {
             let sql = format!(
                 "SET {}",
                 chunk
@@ -85,10 +85,12 @@ impl Db {
                     .join(", ")
             );
             let values = chunk.iter().map(|(_, v)| v.clone()).collect();
-            // Not cached: each text is used once.
+            // Each text is used once: close it rather than keep its metadata cached.
+            let stmt = self.conn.prep(sql.as_str()).await?;
             self.conn
-                .exec_drop(sql.as_str(), Params::Positional(values))
+                .exec_drop(&stmt, Params::Positional(values))
                 .await?;
+            self.conn.close(stmt).await?;
         }
         Ok(())
     }
