@@ -407,7 +407,9 @@ fn vars(plan: &Plan, steps: &[Prepared]) -> Vec<(String, Value)> {
         v.push((var(i, "t"), Value::from(step.statements.len() as u32)));
         // statements_done and prefix_checksum at every point the ledger records.
         let mut ends: Vec<u32> = step.units.iter().map(|u| u.to).collect();
-        ends.push(step.statements.len() as u32);
+        if ends.last() != Some(&(step.statements.len() as u32)) {
+            ends.push(step.statements.len() as u32);
+        }
         let mut h = PrefixHasher::new();
         let mut at = 0u32;
         for end in ends {

@@ -25,6 +25,17 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub struct Checksum(pub [u8; 32]);
 
 impl Checksum {
+    /// The 64 lowercase hex digits.
+    pub fn hex(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[(b >> 4) as usize];
+            out[2 * i + 1] = DIGITS[(b & 15) as usize];
+        }
+        out
+    }
+
     /// The first 12 hex digits, as shown in drift reports.
     pub fn short(&self) -> String {
         let mut s = self.to_string();
@@ -35,10 +46,8 @@ impl Checksum {
 
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let hex = self.hex();
+        f.write_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"))
     }
 }
 
