@@ -11,7 +11,7 @@ export DBTOOL_TEST_URL ?= mysql://root@127.0.0.1:3306
 COMPOSE_DBTOOL = DATABASE_URL= $(DBTOOL)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo demo-compose test migrate rollback seed status \
+.PHONY: help build demo demo-compose test migrate rollback seed status reliability \
         new-migration new-seed name-given db-up db-down lint fmt bench ci
 
 help: ## List the targets
@@ -85,5 +85,12 @@ bench: ## Run the benchmarks (bench/run.sh)
 		echo 'benchmarks land with the performance work: they will compare dbtool with the mariadb client on the same SQL (see docs/PERFORMANCE.md)'; \
 	fi
 
+reliability: ## The fault tests with more SIGKILL trials (DBTOOL_KILL_TRIALS, default 200)
+	DBTOOL_KILL_TRIALS=$${DBTOOL_KILL_TRIALS:-200} cargo test --test it faults -- --nocapture
+
 ci: ## Run what CI runs: install what is missing, start MariaDB, make test
 	./.ci/run
+
+.PHONY: fuzz
+fuzz: ## Fuzz the SQL splitter and the config parser (fuzz/run.sh; RUNS=N, default 10M each)
+	./fuzz/run.sh $(if $(RUNS),-runs=$(RUNS))

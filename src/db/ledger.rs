@@ -521,6 +521,7 @@ pub mod sql {
              checksum = IF(direction = 'up', @dbtool_{i}_ck, checksum), \
              down_checksum = IF(direction = 'up', @dbtool_{i}_dck, down_checksum), \
              statements_total = @dbtool_{i}_t, error = NULL, \
+             applied_at = IF(direction = 'up', UTC_TIMESTAMP(6), applied_at), \
              applied_by = USER(), tool_version = @dbtool_tv WHERE version = @dbtool_{i}_v",
             m = t.migrations
         )
@@ -547,12 +548,15 @@ pub mod sql {
     }
 
     /// Turns step `i`'s row `applied` (all `u` statements done) and logs it. Run inside a
-    /// transaction.
+    /// transaction. The duration runs from `@dbtool_<i>_s` when the step set it, else from the
+    /// in-flight row's `applied_at` (assignments apply left to right, so `duration_ms` still
+    /// sees the old `applied_at`; with MariaDB's SIMULTANEOUS_ASSIGNMENT too).
     pub fn finish_up(t: &Tables, i: usize, u: u32) -> String {
         format!(
             "UPDATE {m} SET state = 'applied', direction = 'up', statements_done = @dbtool_{i}_k{u}, \
              prefix_checksum = @dbtool_{i}_p{u}, error = NULL, batch = @dbtool_b, \
-             duration_ms = GREATEST(0, TIMESTAMPDIFF(MICROSECOND, @dbtool_{i}_s, UTC_TIMESTAMP(6)) DIV 1000), \
+             duration_ms = GREATEST(0, TIMESTAMPDIFF(MICROSECOND, \
+             COALESCE(@dbtool_{i}_s, applied_at), UTC_TIMESTAMP(6)) DIV 1000), \
              applied_at = UTC_TIMESTAMP(6) WHERE version = @dbtool_{i}_v;\n\
              {log}",
             m = t.migrations,
