@@ -184,6 +184,11 @@ pub enum UrlError {
     NoHost,
     #[error("`{0}` is not valid percent-encoded UTF-8")]
     Encoding(&'static str),
+    #[error(
+        "the {0} part holds `/`, `@` or `:` (not shown); percent-encode such characters in the \
+         password (`/` is %2F, `?` %3F, `#` %23, `@` %40)"
+    )]
+    Spilled(&'static str),
 }
 
 /// A URL parameter that dbtool does not know; reported as a warning.
@@ -225,6 +230,11 @@ pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError
         conn.password = Some(Secret(decode(p, "password")?));
     }
     let db = decode(url.path().trim_start_matches('/'), "database")?;
+    // A password holding `/`, `?`, `#` or `@` that was not percent-encoded spills into the
+    // path: refuse it without echoing it.
+    if db.contains(['/', '@', ':']) {
+        return Err(UrlError::Spilled("database"));
+    }
     if !db.is_empty() {
         conn.database = Some(db);
     }
@@ -258,7 +268,14 @@ pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError
                     })?;
                 conn.connect_timeout = Some(std::time::Duration::from_secs_f64(secs));
             }
-            _ => unknown.push(k.to_string()),
+            // A name that is not a plain word may be a spilled password: never echo it.
+            _ if k.len() <= 40
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+            {
+                unknown.push(k.to_string())
+            }
+            _ => unknown.push("(not shown: not a plain name)".to_owned()),
         }
     }
     match url.host_str() {
@@ -308,6 +325,8 @@ mod tests {
         assert!(c.is_loopback());
         let (c, unknown) = parse_url("mysql://u@db:3306/x?charset=utf8").unwrap();
         assert_eq!(unknown, ["charset"]);
+        let (_, unknown) = parse_url("mysql://u:123?hunter2@h/db").unwrap();
+        assert_eq!(unknown, ["(not shown: not a plain name)"]);
         assert_eq!(c.effective_ssl_mode(), SslMode::Preferred);
     }
 
@@ -326,6 +345,8 @@ mod tests {
                 "not a valid value",
             ),
             ("mysql://u:hunter2@/db", "no host"),
+            ("mysql://mariadb://u:hunter2@h/db", "percent-encode"),
+            ("mysql://u:pw/hunter2@h/db", "port"),
         ] {
             let e = parse_url(url).unwrap_err().to_string();
             assert!(e.contains(want), "{url}: {e}");

@@ -1,0 +1,3 @@
+INSERT INTO t VALUES ('a\'b;c', 'd\\', 'e\\\'');
+SELECT 'x\
+y';

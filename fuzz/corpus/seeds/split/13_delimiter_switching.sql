@@ -1,0 +1,9 @@
+DELIMITER |
+SELECT 1|
+DELIMITER $
+SELECT 2$
+  DELIMITER ;
+SELECT 3;
+DELIMITER	@@ -- trailing text
+SELECT 4@@
+delimiter ;

@@ -1,0 +1,2 @@
+INSERT INTO t VALUES ('héllo; wörld', '日本語;テキスト', '😀');
+SELECT 'ÿ' AS `ç;olumn`;
