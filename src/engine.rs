@@ -101,24 +101,12 @@ fn prepare_step(step: &Step) -> Result<Prepared> {
         Step::Apply { file, resume } => (file, false, *resume),
         Step::Revert { file, resume, .. } => (file, true, *resume),
     };
-    let sql_file = if down {
-        file.down
-            .as_ref()
-            .expect("the planner checked the down file")
-    } else {
-        &file.up
-    };
-    let text = sql_file
-        .read()
-        .map_err(|p| Error::Files(crate::files::FileProblems(vec![p])))?;
+    let sql_file = file.sql(down);
+    let text = sql_file.read()?;
     let stmts = split_file(&text, &sql_file.display)?;
     let down_checksum = match &file.down {
         Some(_) if down => Some(checksum(text.as_bytes())),
-        Some(d) => Some(checksum(
-            d.read()
-                .map_err(|p| Error::Files(crate::files::FileProblems(vec![p])))?
-                .as_bytes(),
-        )),
+        Some(d) => Some(checksum(d.read()?.as_bytes())),
         None => None,
     };
     let start = resume.map_or(0, |r| r.done);
@@ -156,8 +144,8 @@ fn prepare_step(step: &Step) -> Result<Prepared> {
     })
 }
 
-/// Splits a migration file, warning about a `DELIMITER` left changed at its end.
-pub fn split_file(text: &str, path: &str) -> Result<Vec<Statement>> {
+/// Splits a migration file's text; also returns the `DELIMITER` line left in force at its end.
+pub fn split_text(text: &str, path: &str) -> Result<(Vec<Statement>, Option<(u64, String)>)> {
     let mut splitter = crate::sql::split::split_str(text);
     let mut out = Vec::new();
     for piece in splitter.by_ref() {
@@ -172,13 +160,19 @@ pub fn split_file(text: &str, path: &str) -> Result<Vec<Statement>> {
             }
         }
     }
-    if let Some((line, delim)) = splitter.changed_delimiter() {
+    Ok((out, splitter.changed_delimiter().cloned()))
+}
+
+/// Splits a migration file, warning about a `DELIMITER` left changed at its end.
+pub fn split_file(text: &str, path: &str) -> Result<Vec<Statement>> {
+    let (stmts, changed) = split_text(text, path)?;
+    if let Some((line, delim)) = changed {
         tracing::warn!(
             "{path}:{line}: `DELIMITER {delim}` is still in force at the end of the file \
              (add `DELIMITER ;` after the statements that need it)"
         );
     }
-    Ok(out)
+    Ok(stmts)
 }
 
 /// What one step did.

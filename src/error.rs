@@ -99,6 +99,12 @@ impl Error {
     }
 }
 
+impl From<crate::files::FileProblem> for Error {
+    fn from(p: crate::files::FileProblem) -> Self {
+        Error::Files(FileProblems(vec![p]))
+    }
+}
+
 impl From<LockError> for Error {
     fn from(e: LockError) -> Self {
         Error::Lock(Box::new(e))

@@ -12,10 +12,9 @@ use crate::db::ledger::{Direction, LedgerRow, State, TOOL_VERSION};
 use crate::engine::{self, Prepared, Stopped};
 use crate::error::{Error, Result, UsageError};
 use crate::files::checksum::prefix_checksum;
-use crate::files::{Checksum, FileProblems, MigrationFile, Version, discover_migrations};
+use crate::files::{Checksum, MigrationFile, Version, discover_migrations};
 use crate::plan::{self, Entry, Plan, Prefixes, Request, Scope, Status};
 use crate::report::{Outcome, RunKind};
-use crate::sql::statements;
 
 /// Computes prefix checksums by reading and splitting files (cached per file).
 #[derive(Default)]
@@ -28,22 +27,10 @@ impl Prefixes for FilePrefixes {
 
     fn prefix(&mut self, file: &MigrationFile, d: Direction, k: u32) -> Result<Checksum> {
         let down = d == Direction::Down;
-        let sql_file = if down {
-            file.down
-                .as_ref()
-                .expect("the planner checked the down file")
-        } else {
-            &file.up
-        };
+        let sql_file = file.sql(down);
         let key = (sql_file.display.clone(), down);
         if !self.cache.contains_key(&key) {
-            let text = sql_file
-                .read()
-                .map_err(|p| Error::Files(FileProblems(vec![p])))?;
-            let stmts = statements(&text).map_err(|source| Error::Sql {
-                path: sql_file.display.clone(),
-                source,
-            })?;
+            let (stmts, _) = engine::split_text(&sql_file.read()?, &sql_file.display)?;
             self.cache.insert(
                 key.clone(),
                 stmts.iter().map(|s| s.sql().to_owned()).collect(),
@@ -241,10 +228,7 @@ pub fn validate(ctx: &Context) -> Result<u8> {
     // Every up and down file must split (unterminated quotes, bad DELIMITER lines).
     for f in &files {
         for sql_file in std::iter::once(&f.up).chain(f.down.iter()) {
-            let text = sql_file
-                .read()
-                .map_err(|p| Error::Files(FileProblems(vec![p])))?;
-            engine::split_file(&text, &sql_file.display)?;
+            engine::split_file(&sql_file.read()?, &sql_file.display)?;
         }
     }
     let rows = block_on(async {

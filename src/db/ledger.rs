@@ -274,6 +274,16 @@ fn parse_seed_row(row: Row, table: &str) -> Result<SeedRow, LedgerError> {
 }
 
 impl Db {
+    /// The rows of a query on a ledger table, or None when the table does not exist (yet):
+    /// reading never creates the ledger.
+    async fn rows_if_table(&mut self, sql: String) -> Result<Option<Vec<Row>>, DbError> {
+        match self.conn.query(sql).await {
+            Ok(rows) => Ok(Some(rows)),
+            Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Every row of the migrations ledger, or None when the table does not exist yet.
     /// One query; no lock; creates nothing.
     pub async fn read_migrations(
@@ -281,12 +291,8 @@ impl Db {
         t: &Tables,
     ) -> Result<Option<Vec<LedgerRow>>, ReadError> {
         let sql = format!("SELECT {MIGRATION_COLUMNS} FROM {}", t.migrations);
-        let rows: Vec<Row> = match self.conn.query(sql).await {
-            Ok(rows) => rows,
-            Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => {
-                return Ok(None);
-            }
-            Err(e) => return Err(DbError::from(e).into()),
+        let Some(rows) = self.rows_if_table(sql).await? else {
+            return Ok(None);
         };
         let mut out = rows
             .into_iter()
@@ -303,12 +309,8 @@ impl Db {
              DATE_FORMAT(last_run_at, '%Y-%m-%dT%H:%i:%s.%fZ'), run_count, duration_ms FROM {}",
             t.seeds
         );
-        let rows: Vec<Row> = match self.conn.query(sql).await {
-            Ok(rows) => rows,
-            Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => {
-                return Ok(None);
-            }
-            Err(e) => return Err(DbError::from(e).into()),
+        let Some(rows) = self.rows_if_table(sql).await? else {
+            return Ok(None);
         };
         let mut out = rows
             .into_iter()

@@ -67,6 +67,18 @@ pub struct MigrationFile {
 }
 
 impl MigrationFile {
+    /// The up or the down file. Callers ask for a down file only once the planner has checked
+    /// there is one.
+    pub fn sql(&self, down: bool) -> &SqlFile {
+        if down {
+            self.down
+                .as_ref()
+                .expect("the planner checked the down file")
+        } else {
+            &self.up
+        }
+    }
+
     /// `<version>_<name>`, as shown in lists.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)

@@ -120,19 +120,8 @@ fn wait_quiet(db: &mut TestDb) {
 
 /// For every migration: the ledger's account equals what the schema shows.
 fn check_consistent(db: &mut TestDb, migrations: &[(String, Vec<Stmt>)]) -> Result<(), String> {
-    let rows: Vec<(String, String, u32, u32)> = if db.has_table("dbtool_migrations") {
-        db.server
-            .rows("SELECT version, state, statements_done, statements_total FROM dbtool_migrations")
-            .into_iter()
-            .map(|r| {
-                (
-                    r[0].clone().unwrap(),
-                    r[1].clone().unwrap(),
-                    r[2].as_deref().unwrap().parse().unwrap(),
-                    r[3].as_deref().unwrap().parse().unwrap(),
-                )
-            })
-            .collect()
+    let rows = if db.has_table("dbtool_migrations") {
+        db.ledger_with("statements_total")
     } else {
         Vec::new()
     };
@@ -252,12 +241,7 @@ fn connection_killed_during_a_migration() {
         "CREATE TABLE a (id INT);\nDO SLEEP(20);\nCREATE TABLE b (id INT);\n",
         None,
     );
-    let child = p
-        .cmd(&["migrate:latest"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["migrate:latest"]);
     let id = running(&mut db, "DO SLEEP");
     db.server.exec(&format!("KILL {id}"));
     let r = Run::from(child.wait_with_output().unwrap());
@@ -290,12 +274,7 @@ fn connection_killed_during_a_seed() {
         "01_slow.sql",
         "INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\nDO SLEEP(20);\nINSERT INTO t VALUES (3);\n",
     );
-    let child = p
-        .cmd(&["seed:run"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["seed:run"]);
     let id = running(&mut db, "DO SLEEP");
     db.server.exec(&format!("KILL {id}"));
     let r = Run::from(child.wait_with_output().unwrap())
@@ -322,12 +301,7 @@ fn killed_query_is_a_failed_statement_with_its_line() {
         "CREATE TABLE a (id INT);\n\nSELECT * FROM (SELECT SLEEP(20)) x WHERE 1;\nCREATE TABLE b (id INT);\n",
         None,
     );
-    let child = p
-        .cmd(&["migrate:latest"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["migrate:latest"]);
     let id = running(&mut db, "SELECT * FROM (SELECT SLEEP");
     db.server.exec(&format!("KILL QUERY {id}"));
     Run::from(child.wait_with_output().unwrap())
@@ -434,12 +408,7 @@ fn connection_dropped_mid_run_is_clear_and_resumable() {
         "CREATE TABLE b (id INT);\nDO SLEEP((SELECT secs FROM pause));\nCREATE TABLE c (id INT);\n",
         None,
     );
-    let child = p
-        .cmd(&["migrate:latest"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["migrate:latest"]);
     running(&mut db, "DO SLEEP");
     proxy.cut();
     let r = Run::from(child.wait_with_output().unwrap())
@@ -499,13 +468,7 @@ fn lock_contention_16_migrators_and_4_seeders() {
         } else {
             &["migrate:latest"]
         };
-        children.push(
-            p.cmd(args)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        children.push(p.spawn(args));
     }
     let runs: Vec<Run> = children
         .into_iter()

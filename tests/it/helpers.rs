@@ -168,8 +168,15 @@ impl TestDb {
 
     /// (version, state, statements_done, batch) of every ledger row.
     pub fn ledger(&mut self) -> Vec<(String, String, u32, u32)> {
+        self.ledger_with("batch")
+    }
+
+    /// (version, state, statements_done, <column>) of every ledger row, by version.
+    pub fn ledger_with(&mut self, column: &str) -> Vec<(String, String, u32, u32)> {
         self.server
-            .rows("SELECT version, state, statements_done, batch FROM dbtool_migrations ORDER BY version")
+            .rows(&format!(
+                "SELECT version, state, statements_done, {column} FROM dbtool_migrations ORDER BY version"
+            ))
             .into_iter()
             .map(|r| {
                 (
@@ -278,6 +285,15 @@ impl Project {
             c.env(k, v);
         }
         c
+    }
+
+    /// Starts the binary with its output captured; `Run::from(child.wait_with_output())`.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

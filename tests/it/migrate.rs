@@ -407,15 +407,7 @@ fn concurrent_runs_apply_each_migration_once() {
             Some(&format!("DROP TABLE m{i};")),
         );
     }
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            p.cmd(&["migrate:latest"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..8).map(|_| p.spawn(&["migrate:latest"])).collect();
     let runs: Vec<Run> = children
         .into_iter()
         .map(|c| Run::from(c.wait_with_output().unwrap()))
