@@ -211,6 +211,7 @@ pub async fn run_seed(
     let mut sender = Sender::new(db, batch_bytes.min(max / 2), max, names, path);
     let mut implicit = false;
     let mut count = 0u32;
+    let mut reported = 0u64;
     let outcome: Result<(), SeedStop> = async {
         sender
             .ours("SET @dbtool_seed_s = UTC_TIMESTAMP(6)")
@@ -252,8 +253,11 @@ pub async fn run_seed(
                     .await
                     .map_err(SeedStop::Send)?;
             }
-            if count.is_multiple_of(256) {
-                progress(reader.bytes_done(), count);
+            // Report every MiB read (the callback redraws a bar; not per statement).
+            let done = reader.bytes_done();
+            if done >= reported + (1 << 20) {
+                reported = done;
+                progress(done, count);
             }
         }
         if let Some((line, delim)) = reader.changed_delimiter() {
