@@ -446,17 +446,37 @@ where
             }))
         };
 
+    // What to apply (up to `to`, or a single step, maybe a named one), or what to undo.
+    enum Want<'r> {
+        Apply {
+            to: Option<Version>,
+            single: Option<Option<Version>>,
+        },
+        Revert(Undo<'r>),
+    }
+    enum Undo<'r> {
+        Scope(&'r Scope),
+        Down(Option<&'r Version>),
+    }
+    let want = match request {
+        Request::Latest { to } => Want::Apply {
+            to: to.clone(),
+            single: None,
+        },
+        Request::Up { target } => Want::Apply {
+            to: None,
+            single: Some(target.clone()),
+        },
+        Request::Rollback(scope) => Want::Revert(Undo::Scope(scope)),
+        Request::Down { target } => Want::Revert(Undo::Down(target.as_ref())),
+    };
+
     let mut steps = Vec::new();
-    match request {
-        Request::Latest { .. } | Request::Up { .. } => {
+    match want {
+        Want::Apply { to, single } => {
             if let Some(d) = drift(&entries) {
                 return Err(PlanError::Drift(d));
             }
-            let (to, single) = match request {
-                Request::Latest { to } => (to.clone(), None),
-                Request::Up { target } => (None, Some(target.clone())),
-                _ => unreachable!(),
-            };
             for v in to.iter().chain(single.iter().flatten()) {
                 if !entries.iter().any(|e| &e.version == v && e.file.is_some()) {
                     return Err(PlanError::UnknownVersion(v.to_string()));
@@ -518,7 +538,7 @@ where
                 }
             }
         }
-        Request::Rollback(_) | Request::Down { .. } => {
+        Want::Revert(undo) => {
             // A rollback that stopped part-way is finished first; a failed apply blocks.
             for e in &entries {
                 if let Some(r) = e.row.filter(|r| r.state == State::Failed) {
@@ -540,26 +560,25 @@ where
                 let (ra, rb) = (a.row.expect("applied"), b.row.expect("applied"));
                 rb.batch.cmp(&ra.batch).then(b.version.cmp(&a.version))
             });
-            let chosen: Vec<&Entry<'_>> = match request {
-                Request::Rollback(Scope::LastBatch) => {
+            let chosen: Vec<&Entry<'_>> = match &undo {
+                Undo::Scope(Scope::LastBatch) => {
                     let last = applied.first().map(|e| e.row.expect("applied").batch);
                     applied
                         .into_iter()
                         .filter(|e| Some(e.row.expect("applied").batch) == last)
                         .collect()
                 }
-                Request::Rollback(Scope::All) => applied,
-                Request::Rollback(Scope::Step(n)) => {
-                    applied.into_iter().take(*n as usize).collect()
-                }
-                Request::Rollback(Scope::To(v)) => {
+                Undo::Scope(Scope::All) => applied,
+                Undo::Scope(Scope::Step(n)) => applied.into_iter().take(*n as usize).collect(),
+                Undo::Scope(Scope::To(v)) => {
                     if !known(v) {
                         return Err(PlanError::UnknownVersion(v.to_string()));
                     }
                     applied.into_iter().filter(|e| &e.version > v).collect()
                 }
-                Request::Down { target: None } => applied.into_iter().take(1).collect(),
-                Request::Down { target: Some(v) } => {
+                Undo::Down(None) => applied.into_iter().take(1).collect(),
+                Undo::Down(Some(v)) => {
+                    let v = *v;
                     let found: Vec<_> = applied.into_iter().filter(|e| &e.version == v).collect();
                     if found.is_empty() {
                         if !known(v) {
@@ -578,9 +597,8 @@ where
                     }
                     found
                 }
-                _ => unreachable!(),
             };
-            if matches!(request, Request::Down { target: None }) && !steps.is_empty() {
+            if matches!(undo, Undo::Down(None)) && !steps.is_empty() {
                 // `down` with a rollback part-way: finishing it is the one step.
                 steps.truncate(1);
                 return Ok(Plan {
