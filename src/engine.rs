@@ -144,8 +144,11 @@ fn prepare_step(step: &Step) -> Result<Prepared> {
     })
 }
 
+/// A `DELIMITER` line (its line and delimiter) still in force at the end of a file.
+pub type LeftDelimiter = Option<(u64, String)>;
+
 /// Splits a migration file's text; also returns the `DELIMITER` line left in force at its end.
-pub fn split_text(text: &str, path: &str) -> Result<(Vec<Statement>, Option<(u64, String)>)> {
+pub fn split_text(text: &str, path: &str) -> Result<(Vec<Statement>, LeftDelimiter)> {
     let mut splitter = crate::sql::split::split_str(text);
     let mut out = Vec::new();
     for piece in splitter.by_ref() {
