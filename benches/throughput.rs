@@ -26,7 +26,7 @@ fn seed_sql() -> Vec<u8> {
             ));
         }
         s.push_str(";\r\n");
-        if id % 20_000 == 0 {
+        if id.is_multiple_of(20_000) {
             s.push_str("DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON accounts FOR EACH ROW BEGIN SET NEW.id = NEW.id; END$$\nDELIMITER ;\n");
         }
     }
