@@ -259,44 +259,8 @@ fn in_variable_name(s: &str) -> bool {
     before.ends_with("${") && (after.starts_with('}') || after.starts_with(":-"))
 }
 
-/// dbtool's `${VAR}` / `${VAR:-default}` / `$$` expansion (src/config/expand.rs), copied: the
-/// marker check must see what the knexfile's strings become.
+/// dbtool's own `${VAR}` / `${VAR:-default}` / `$$` expansion: the marker check must see what
+/// the knexfile's strings become.
 fn expand(s: &str, env: &Env) -> Result<String, ()> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(r) = after.strip_prefix('{') {
-            let end = r.find('}').ok_or(())?;
-            let inner = &r[..end];
-            let (name, default) = match inner.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (inner, None),
-            };
-            let valid = !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(());
-            }
-            match (
-                env.get(name).filter(|v| !v.is_empty() || default.is_none()),
-                default,
-            ) {
-                (Some(v), _) => out.push_str(v),
-                (None, Some(d)) => out.push_str(d),
-                (None, None) => return Err(()),
-            }
-            rest = &r[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
+    dbtool::config::expand(s, env).map_err(|_| ())
 }

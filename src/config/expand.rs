@@ -7,7 +7,7 @@
 use super::{ConfigError, Env};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ExpandError {
+pub enum ExpandError {
     Unset(String),
     Unterminated,
     /// The `${` at this character (1-based) of the value is not followed by a variable name.
@@ -39,7 +39,7 @@ impl ExpandError {
     }
 }
 
-pub(super) fn expand(s: &str, env: &Env) -> Result<String, ExpandError> {
+pub fn expand(s: &str, env: &Env) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {

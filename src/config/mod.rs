@@ -21,7 +21,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 pub use self::url::{Connection, Secret, SslMode};
-use expand::expand;
+pub use expand::{ExpandError, expand};
 pub use ident::Ident;
 
 pub const KNEXFILE: &str = "knexfile.toml";
