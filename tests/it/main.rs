@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against the real server, a fresh database per test.
 
 mod bad_input;
+mod cli;
 mod faults;
 mod helpers;
 mod migrate;
