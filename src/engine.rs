@@ -24,7 +24,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::db::exec::{FailedAt, PushError, SendFailure, Sender};
 use crate::db::ledger::sql::{self as lsql, var};
-use crate::db::ledger::{self, Direction, TOOL_VERSION};
+use crate::db::ledger::{self, TOOL_VERSION};
 use crate::db::{Db, DbError, Tables};
 use crate::error::{Error, FailureContext, Result, StatementFailure};
 use crate::files::checksum::{ALGO, PrefixHasher};
@@ -519,7 +519,7 @@ async fn write_failure(
     Ok(())
 }
 
-/// Whether a statement of this direction refers to a file that can be shown (for dry runs).
+/// One line saying what a step does and how (for dry runs).
 pub fn describe(step: &Prepared) -> String {
     let what = match (&step.step, step.down) {
         (Step::Apply { .. }, _) if step.start > 0 => {
@@ -541,10 +541,4 @@ pub fn describe(step: &Prepared) -> String {
         "statement by statement (DDL commits implicitly)"
     };
     format!("{what} ({}, {mode})", step.path)
-}
-
-impl Direction {
-    pub fn of(down: bool) -> Direction {
-        if down { Direction::Down } else { Direction::Up }
-    }
 }

@@ -27,7 +27,7 @@ pub enum UsageError {
     #[error("`{0}` gives an empty file name; use letters or digits")]
     EmptyName(String),
     #[error("{0}")]
-    Conflict(&'static str),
+    Invalid(&'static str),
     #[error(
         "the connection {0} names no database; add it to the URL (mysql://user@host:3306/DATABASE)"
     )]

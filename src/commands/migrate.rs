@@ -13,7 +13,7 @@ use crate::engine::{self, Prepared, Stopped};
 use crate::error::{Error, Result, UsageError};
 use crate::files::checksum::prefix_checksum;
 use crate::files::{Checksum, MigrationFile, Version, discover_migrations};
-use crate::plan::{self, Entry, Plan, Prefixes, Request, Scope, Status};
+use crate::plan::{self, Plan, Prefixes, Request, Scope, Status};
 use crate::report::{Outcome, RunKind};
 
 /// Computes prefix checksums by reading and splitting files (cached per file).
@@ -177,7 +177,7 @@ async fn migrate_in(
 pub fn rollback_request(all: bool, step: Option<u32>, to: Option<&str>) -> Result<Request> {
     Ok(Request::Rollback(match (all, step, to) {
         (true, _, _) => Scope::All,
-        (_, Some(0), _) => return Err(UsageError::Conflict("--step must be 1 or more").into()),
+        (_, Some(0), _) => return Err(UsageError::Invalid("--step must be 1 or more").into()),
         (_, Some(n), _) => Scope::Step(n),
         (_, _, Some(v)) => Scope::To(version(v)?),
         _ => Scope::LastBatch,
@@ -439,9 +439,4 @@ pub fn unlock(ctx: &Context) -> Result<u8> {
     })?;
     ctx.report.lock(&holder.0, holder.1.as_ref());
     Ok(0)
-}
-
-/// Entries that status shows, for tests and embedders.
-pub fn entries_of<'a>(files: &'a [MigrationFile], rows: &'a [LedgerRow]) -> Vec<Entry<'a>> {
-    plan::entries(files, rows)
 }
