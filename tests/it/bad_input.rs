@@ -7,10 +7,26 @@ use crate::helpers::*;
 /// every expected text on stderr; asserts the database is still empty.
 #[track_caller]
 fn case(files: &[(&str, &str)], args: &[&str], code: i32, expect: &[&str]) -> Run {
+    let owned: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+    case_on(|_| owned.clone(), args, code, expect)
+}
+
+/// As [`case`], with files written from the URL of the case's own database, so the command
+/// really targets the database whose untouchedness is checked.
+#[track_caller]
+fn case_on(
+    files: impl Fn(&str) -> Vec<(String, String)>,
+    args: &[&str],
+    code: i32,
+    expect: &[&str],
+) -> Run {
     let mut db = TestDb::new();
     let p = Project::new(&db);
-    for (path, text) in files {
-        p.write(path, text);
+    for (path, text) in files(&db.url()) {
+        p.write(&path, &text);
     }
     let mut run = p.run(args).code(code);
     for e in expect {
@@ -22,6 +38,11 @@ fn case(files: &[(&str, &str)], args: &[&str], code: i32, expect: &[&str]) -> Ru
         "the database was touched:\n{run}"
     );
     run
+}
+
+/// The knexfile of a case: its database's URL, and `extra` keys.
+fn knexfile_on(extra: &str) -> impl Fn(&str) -> Vec<(String, String)> + '_ {
+    move |url| vec![("knexfile.toml".to_owned(), knexfile(url, extra))]
 }
 
 fn knexfile(db_url: &str, extra: &str) -> String {
@@ -377,15 +398,8 @@ fn a_20_mb_statement_within_the_limit_runs() {
 
 #[test]
 fn knexfile_syntax_error() {
-    let db = TestDb::new();
-    case(
-        &[(
-            "knexfile.toml",
-            &format!(
-                "[development]\nurl = \"{}\"\nlock_timeout = = 3\n",
-                db.url()
-            ),
-        )],
+    case_on(
+        knexfile_on("lock_timeout = = 3\n"),
         &["migrate:status"],
         2,
         &["knexfile.toml:3:"],
@@ -394,12 +408,8 @@ fn knexfile_syntax_error() {
 
 #[test]
 fn knexfile_wrong_type() {
-    let db = TestDb::new();
-    case(
-        &[(
-            "knexfile.toml",
-            &knexfile(&db.url(), "lock_timeout = \"soon\"\n"),
-        )],
+    case_on(
+        knexfile_on("lock_timeout = \"soon\"\n"),
         &["migrate:latest"],
         2,
         &["knexfile.toml:3: development.lock_timeout: expected a number of seconds"],
@@ -421,15 +431,13 @@ fn unknown_key_warns_with_the_nearest() {
 
 #[test]
 fn unknown_environment_lists_the_valid_ones() {
-    let db = TestDb::new();
-    case(
-        &[(
-            "knexfile.toml",
-            &format!(
-                "[development]\nurl = \"{u}\"\n[staging]\nurl = \"{u}\"\n",
-                u = db.url()
-            ),
-        )],
+    case_on(
+        |u| {
+            vec![(
+                "knexfile.toml".to_owned(),
+                format!("[development]\nurl = \"{u}\"\n[staging]\nurl = \"{u}\"\n"),
+            )]
+        },
         &["migrate:status", "--env", "prod"],
         2,
         &["no environment `prod`; environments here: development, staging"],
@@ -464,15 +472,8 @@ fn bad_url_scheme() {
 
 #[test]
 fn url_and_connection_table_both() {
-    let db = TestDb::new();
-    case(
-        &[(
-            "knexfile.toml",
-            &format!(
-                "[development]\nurl = \"{}\"\n[development.connection]\nhost = \"h\"\n",
-                db.url()
-            ),
-        )],
+    case_on(
+        knexfile_on("[development.connection]\nhost = \"h\"\n"),
         &["migrate:status"],
         2,
         &["development.connection: give either `url` or a [connection] table"],
@@ -481,12 +482,8 @@ fn url_and_connection_table_both() {
 
 #[test]
 fn bad_ssl_mode() {
-    let db = TestDb::new();
-    case(
-        &[(
-            "knexfile.toml",
-            &knexfile(&db.url(), "ssl_mode = \"sometimes\"\n"),
-        )],
+    case_on(
+        knexfile_on("ssl_mode = \"sometimes\"\n"),
         &["migrate:status"],
         2,
         &["development.ssl_mode: expected one of disabled, preferred, required"],
@@ -495,7 +492,6 @@ fn bad_ssl_mode() {
 
 #[test]
 fn odd_table_names_are_refused() {
-    let db = TestDb::new();
     let long = "t".repeat(65);
     for name in ["my`table", "my'table", "my table", "a\"b", long.as_str()] {
         let toml = if name.contains('\'') {
@@ -503,8 +499,8 @@ fn odd_table_names_are_refused() {
         } else {
             format!("migrations_table = '{name}'\n")
         };
-        case(
-            &[("knexfile.toml", &knexfile(&db.url(), &toml))],
+        case_on(
+            knexfile_on(&toml),
             &["migrate:status"],
             2,
             &["development.migrations_table"],
@@ -539,12 +535,11 @@ fn no_connection_at_all() {
 
 #[test]
 fn wrong_password() {
-    let db = TestDb::new();
-    let url = db
-        .url()
-        .replacen("://root@", "://root:not-the-password@", 1);
-    let r = case(
-        &[("knexfile.toml", &knexfile(&url, ""))],
+    let r = case_on(
+        |url| {
+            let url = url.replacen("://root@", "://root:not-the-password@", 1);
+            vec![("knexfile.toml".to_owned(), knexfile(&url, ""))]
+        },
         &["migrate:status"],
         1,
         &["Access denied", ":***@"],
