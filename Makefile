@@ -11,7 +11,7 @@ export DBTOOL_TEST_URL ?= mysql://root@127.0.0.1:3306
 COMPOSE_DBTOOL = DATABASE_URL= $(DBTOOL)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo demo-compose test migrate rollback seed status reliability \
+.PHONY: help build demo demo-compose test test-mariadb mysql-start mysql-stop migrate rollback seed status reliability \
         new-migration new-seed name-given db-up db-down lint fmt bench ci
 
 help: ## List the targets
@@ -37,8 +37,17 @@ demo-compose: build ## Run the example project against the docker-compose MySQL 
 	$(COMPOSE_DBTOOL) seed:run --env development
 	$(COMPOSE_DBTOOL) migrate:status --env development
 
-test: ## Run every test (needs a server at DBTOOL_TEST_URL)
-	cargo test
+test: ## Run every test on MariaDB (DBTOOL_TEST_URL) and MySQL (DBTOOL_TEST_MYSQL_URL, else started by scripts/mysql-test-server.sh)
+	./scripts/test.sh
+
+test-mariadb: ## Run every test on MariaDB only (a quick local run; CI always runs both servers)
+	DBTOOL_TEST_MYSQL=0 ./scripts/test.sh
+
+mysql-start: ## Start the MySQL 9.7 test server (builds its Debian root the first time) and print its URL
+	./scripts/mysql-test-server.sh start
+
+mysql-stop: ## Stop the MySQL test server started by mysql-start
+	./scripts/mysql-test-server.sh stop
 
 migrate: build ## Apply every pending migration (migrate:latest)
 	$(DBTOOL) migrate:latest

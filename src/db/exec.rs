@@ -74,13 +74,23 @@ impl Db {
     /// the server's placeholder limit allows. The engine puts the values of its ledger writes
     /// here before a run, so the writes that travel with user statements carry no values in
     /// their text.
+    ///
+    /// Text values are made `utf8mb4_bin` whatever the session's character set: the ledger's
+    /// columns are binary, and a user variable in the session's collation (MySQL 8+:
+    /// `utf8mb4_0900_ai_ci`) compared with a column of another collation is ERROR 1267
+    /// ("Illegal mix of collations"). A `_bin` operand wins such a comparison on both servers.
     pub async fn set_vars(&mut self, vars: &[(String, Value)]) -> Result<(), DbError> {
         for chunk in vars.chunks(250) {
             let sql = format!(
                 "SET {}",
                 chunk
                     .iter()
-                    .map(|(n, _)| format!("@{n} = ?"))
+                    .map(|(n, v)| match v {
+                        Value::Bytes(_) => {
+                            format!("@{n} = CONVERT(? USING utf8mb4) COLLATE utf8mb4_bin")
+                        }
+                        _ => format!("@{n} = ?"),
+                    })
                     .collect::<Vec<_>>()
                     .join(", ")
             );

@@ -391,7 +391,9 @@ pub enum EnsureError {
 }
 
 fn table_options() -> String {
-    format!("ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='{COMMENT_PREFIX}{SCHEMA_VERSION}'")
+    format!(
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='{COMMENT_PREFIX}{SCHEMA_VERSION}'"
+    )
 }
 
 fn migrations_ddl(table: &str) -> String {

@@ -112,6 +112,12 @@ impl Server {
     pub fn id(&self) -> u32 {
         self.conn.id()
     }
+
+    /// Whether the server is MariaDB (its VERSION() says so; MySQL's never does).
+    pub fn is_mariadb(&mut self) -> bool {
+        self.value("SELECT VERSION()")
+            .is_some_and(|v| v.contains("MariaDB"))
+    }
 }
 
 fn redact(url: &str) -> String {

@@ -17,9 +17,14 @@ use crate::helpers::*;
 /// The password of the user dbtool logs in as; no output may contain it.
 const PASSWORD: &str = "TlsPw_s3cr3t_9f1c";
 
-/// A migration recording whether its own session is encrypted.
+/// A migration recording whether its own session is encrypted (MariaDB).
 const PROBE_UP: &str = "CREATE TABLE tls_probe (cipher VARCHAR(255) NOT NULL);\n\
     INSERT INTO tls_probe (cipher) SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+    WHERE VARIABLE_NAME = 'Ssl_cipher';\n";
+
+/// The same for MySQL, which has no information_schema.SESSION_STATUS.
+const PROBE_UP_MYSQL: &str = "CREATE TABLE tls_probe (cipher VARCHAR(255) NOT NULL);\n\
+    INSERT INTO tls_probe (cipher) SELECT VARIABLE_VALUE FROM performance_schema.session_status \
     WHERE VARIABLE_NAME = 'Ssl_cipher';\n";
 
 /// An executable from PATH or the usual sbin folders (not always on a user's PATH).
@@ -373,10 +378,14 @@ impl Drop for TlsServer {
 }
 
 fn probe_project(url: &str) -> Project {
+    probe_project_for(url, true)
+}
+
+fn probe_project_for(url: &str, mariadb: bool) -> Project {
     let p = Project::with_url(url);
     p.migration(
         "20240101000000_tls_probe",
-        PROBE_UP,
+        if mariadb { PROBE_UP } else { PROBE_UP_MYSQL },
         Some("DROP TABLE tls_probe;\n"),
     );
     p
@@ -400,8 +409,10 @@ fn has_all(text: &str, parts: &[&str]) {
     }
 }
 
+/// Every mode against a private MariaDB with certificates from a test CA. (It starts its own
+/// MariaDB, so it runs once, in the MariaDB run; `tls_against_the_test_server` covers MySQL.)
 #[test]
-fn tls_modes_against_a_tls_server() {
+fn mariadb_only_tls_modes_against_a_tls_server() {
     let s = TlsServer::start();
     let ca = format!("ssl_ca={}", s.path("ca.pem"));
     let other_ca = format!("ssl_ca={}", s.path("other-ca.pem"));
@@ -496,8 +507,9 @@ fn tls_modes_against_a_tls_server() {
 }
 
 #[test]
-fn tls_against_the_main_server_without_tls() {
+fn tls_against_the_test_server() {
     let mut db = TestDb::new();
+    let mariadb = db.server.is_mariadb();
     // MySQL 8.4 no longer has have_ssl; it offers TLS unless tls_version is empty.
     let have_ssl = db.server.rows("SHOW VARIABLES LIKE 'have_ssl'");
     let offers_tls = match have_ssl.first() {
@@ -513,7 +525,7 @@ fn tls_against_the_main_server_without_tls() {
         // with a self-signed certificate: then both modes must simply use it.
         for mode in ["required", "preferred"] {
             let mut db = TestDb::new();
-            let p = probe_project(&format!("{}?ssl_mode={mode}", db.url()));
+            let p = probe_project_for(&format!("{}?ssl_mode={mode}", db.url()), mariadb);
             clean(p.run(&["migrate:latest"]).ok());
             let cipher = db.server.value("SELECT cipher FROM tls_probe");
             assert!(cipher.is_some_and(|c| !c.is_empty()), "{mode}: plain text");

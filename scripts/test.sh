@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Every test dbtool has, on both servers: `make test` runs this.
+#
+#   1. builds the tests once;
+#   2. runs the whole suite (unit, integration, splitter differential, doc tests) against
+#      MariaDB at DBTOOL_TEST_URL, and at the same time the server-facing suites (integration
+#      and splitter differential, with MySQL's own `mysql` client) against MySQL at
+#      DBTOOL_TEST_MYSQL_URL;
+#   3. prints both results with their test counts and times; exits non-zero if either failed.
+#
+# DBTOOL_TEST_MYSQL_URL unset: the MySQL server of scripts/mysql-test-server.sh is started
+# (its Debian root is built the first time, about 3 minutes). DBTOOL_TEST_MYSQL=0 runs MariaDB
+# only, for a quick local run; it is refused under CI, where both servers always run.
+#
+# Tests that only make sense on one server say so in their name (`mariadb_only_…`,
+# `mysql_only_…`) and are skipped on the other. Extra arguments go to every `cargo test` run
+# after `--` (a test name filter, `--nocapture`).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '== %s ==\n' "$*"; }
+die() {
+    printf 'test: error: %s\n' "$*" >&2
+    exit 1
+}
+
+export DBTOOL_TEST_URL="${DBTOOL_TEST_URL:-mysql://root@127.0.0.1:3306}"
+mysql_url="${DBTOOL_TEST_MYSQL_URL:-}"
+if [ -z "$mysql_url" ]; then
+    if [ "${DBTOOL_TEST_MYSQL:-1}" = 0 ]; then
+        if [ -n "${CI:-}" ]; then
+            die "DBTOOL_TEST_MYSQL=0 under CI: the MySQL suite is never skipped in CI"
+        fi
+        echo "DBTOOL_TEST_MYSQL=0: MariaDB only (CI always runs both servers)"
+    else
+        mysql_url=$(scripts/mysql-test-server.sh start) ||
+            die "could not start the MySQL test server (scripts/mysql-test-server.sh start); \
+set DBTOOL_TEST_MYSQL_URL to a MySQL server, or DBTOOL_TEST_MYSQL=0 to skip it locally"
+    fi
+fi
+client=""
+if [ -n "$mysql_url" ]; then
+    # MySQL's own client for the splitter's differential test, when the script's root has it
+    # (else the test finds a client on PATH).
+    client=$(scripts/mysql-test-server.sh client-command 2>/dev/null) || client=""
+fi
+
+say "building the tests"
+cargo test --no-run --quiet
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# Runs one server's suite; its output goes to the log prefixed with the server's name, so the
+# two runs can share it.
+run_suite() {
+    local name=$1
+    shift
+    local start=$SECONDS status
+    set +o pipefail # (in the background subshell only) the status is the suite's, below
+    "$@" 2>&1 | tee "$logs/$name.out" | sed -u "s/^/[$name] /"
+    status=${PIPESTATUS[0]}
+    echo "$status $((SECONDS - start))" >"$logs/$name.status"
+}
+
+say "running: MariaDB at $DBTOOL_TEST_URL${mysql_url:+, MySQL at $mysql_url}"
+run_suite mariadb cargo test -- --skip mysql_only_ "$@" &
+maria_pid=$!
+if [ -n "$mysql_url" ]; then
+    run_suite mysql env DBTOOL_TEST_URL="$mysql_url" DBTOOL_TEST_SERVER=mysql \
+        ${client:+DBTOOL_TEST_CLIENT="$client"} \
+        cargo test --test it --test split_differential -- --skip mariadb_only_ "$@" &
+    mysql_pid=$!
+fi
+wait "$maria_pid" || true
+if [ -n "$mysql_url" ]; then wait "$mysql_pid" || true; fi
+
+# `name ok|FAILED: N passed, M failed, S s`; returns the suite's status.
+summary() {
+    local name=$1 status secs passed failed
+    read -r status secs <"$logs/$name.status"
+    passed=$(awk '/^test result:/ { s += $4 } END { print s + 0 }' "$logs/$name.out")
+    failed=$(awk '/^test result:/ { s += $6 } END { print s + 0 }' "$logs/$name.out")
+    printf '%-8s %s: %s passed, %s failed, %s s\n' "$name" \
+        "$([ "$status" = 0 ] && echo ok || echo FAILED)" "$passed" "$failed" "$secs"
+    return "$status"
+}
+
+say "results"
+status=0
+summary mariadb || status=1
+if [ -n "$mysql_url" ]; then summary mysql || status=1; fi
+exit "$status"
