@@ -127,14 +127,32 @@ impl Db {
             return Ok(None);
         };
         type P = (Option<String>, Option<String>, Option<u64>, Option<String>);
-        let info: Option<P> = self
-            .conn
-            .exec_first(
-                "SELECT USER, HOST, TIME, STATE FROM information_schema.PROCESSLIST WHERE ID = ?",
-                (id,),
-            )
-            .await
-            .unwrap_or(None);
+        // MySQL deprecates information_schema.PROCESSLIST (8.0.22+) for
+        // performance_schema.processlist, which is empty when performance_schema is off and
+        // which MariaDB lacks; the holder's details are a courtesy, so any failure is None.
+        let mut info: Option<P> = None;
+        if self.flavor().await? == super::Flavor::MySql {
+            info = self
+                .conn
+                .exec_first(
+                    "SELECT USER, HOST, TIME, STATE FROM performance_schema.processlist \
+                     WHERE ID = ?",
+                    (id,),
+                )
+                .await
+                .unwrap_or(None);
+        }
+        if info.is_none() {
+            info = self
+                .conn
+                .exec_first(
+                    "SELECT USER, HOST, TIME, STATE FROM information_schema.PROCESSLIST \
+                     WHERE ID = ?",
+                    (id,),
+                )
+                .await
+                .unwrap_or(None);
+        }
         let (user, host, seconds, state) = info.unwrap_or_default();
         Ok(Some(Holder {
             connection_id: id,

@@ -126,12 +126,23 @@ pub enum ConnectError {
     Tls { target: String, problem: String },
 }
 
-/// Server facts a command may need.
-#[derive(Debug, Clone)]
-pub struct Server {
-    pub version: (u16, u16, u16),
-    pub mariadb: bool,
-    pub connection_id: u32,
+/// Which server answers. MySQL's versions now pass 10 (9.7, then calendar versions such as
+/// 26.7), so the number says nothing; MariaDB puts its name in `VERSION()`, MySQL never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    MySql,
+}
+
+impl Flavor {
+    /// The flavor a `VERSION()` string names.
+    pub fn of_version(version: &str) -> Flavor {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
 }
 
 /// The quoted, database-qualified names of the ledger tables.
@@ -164,7 +175,8 @@ impl Tables {
 /// One open connection.
 pub struct Db {
     pub conn: Conn,
-    pub server: Server,
+    /// The server's flavor, once read (`Db::flavor`).
+    flavor: Option<Flavor>,
     /// The redacted URL, for messages.
     pub target: String,
     /// The server's `max_allowed_packet`, once read.
@@ -236,14 +248,9 @@ impl Db {
             }
             Ok(r) => r.map_err(|e| connect_error(e, &target, c))?,
         };
-        let server = Server {
-            version: conn.server_version(),
-            mariadb: is_mariadb(&conn),
-            connection_id: conn.id(),
-        };
         Ok(Db {
             conn,
-            server,
+            flavor: None,
             target,
             max_packet: None,
         })
@@ -260,16 +267,21 @@ impl Db {
         Ok(n)
     }
 
+    /// MariaDB or MySQL, from `VERSION()` (read once, only by the commands that need it).
+    pub async fn flavor(&mut self) -> Result<Flavor, DbError> {
+        if let Some(f) = self.flavor {
+            return Ok(f);
+        }
+        let v: Option<String> = self.conn.query_first("SELECT VERSION()").await?;
+        let f = Flavor::of_version(v.as_deref().unwrap_or(""));
+        self.flavor = Some(f);
+        Ok(f)
+    }
+
     /// Closes the connection politely (a dropped connection is closed by the server too).
     pub async fn close(self) {
         let _ = self.conn.disconnect().await;
     }
-}
-
-fn is_mariadb(conn: &Conn) -> bool {
-    // mysql_async keeps this private; the version string's suffix tells. MariaDB 10+ reports
-    // versions >= 10, MySQL's current ones are 5.x, 8.x and 9.x.
-    conn.server_version().0 >= 10
 }
 
 fn ssl_opts(mode: SslMode, c: &Connection) -> Option<SslOpts> {
@@ -383,5 +395,26 @@ fn connect_error(e: mysql_async::Error, target: &str, c: &Connection) -> Connect
             target,
             problem: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flavor;
+
+    #[test]
+    fn the_flavor_comes_from_the_version_string_not_the_number() {
+        for (v, f) in [
+            ("10.11.19-MariaDB-0+deb12u1", Flavor::MariaDb),
+            ("5.5.5-10.6.18-MariaDB-log", Flavor::MariaDb),
+            ("11.4.2-MariaDB", Flavor::MariaDb),
+            ("9.7.4-2", Flavor::MySql),
+            ("8.4.3", Flavor::MySql),
+            ("8.0.40-0ubuntu0.22.04.1", Flavor::MySql),
+            ("26.7.0", Flavor::MySql),
+            ("11.0.0-commercial", Flavor::MySql),
+        ] {
+            assert_eq!(Flavor::of_version(v), f, "{v}");
+        }
     }
 }
