@@ -7,4 +7,5 @@ mod helpers;
 mod migrate;
 mod security;
 mod seeds;
+mod snapshots;
 mod tls;
