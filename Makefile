@@ -80,9 +80,13 @@ db-up: ## Start the docker-compose MySQL (127.0.0.1:3305) and wait until it is h
 db-down: ## Stop the docker-compose MySQL (its data volume is kept)
 	docker compose down
 
-lint: ## Check formatting and clippy warnings
+lint: ## Check formatting, clippy warnings, docs, and the size rules of STYLE.md
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' cargo doc --no-deps --document-private-items
+	python3 scripts/long-functions.py 80
+	@big=$$(find src -name '*.rs' -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
+	if [ -n "$$big" ]; then echo "files over 400 lines:"; echo "$$big"; exit 1; fi
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -2,6 +2,8 @@
 //! its file), and discovering 10,000 migrations. `cargo bench` (or `make bench`, which runs the
 //! end-to-end benchmark too). Target: split + hash >= 300 MB/s on one core.
 
+#![allow(unreachable_pub)] // a test crate: nothing in it is reachable from outside
+
 use std::io::Read;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -2,6 +2,9 @@
 //! a command. Environment variables (DATABASE_URL, DBTOOL_ENV) are read by the config loader,
 //! not by clap, so `--help` never shows their values.
 
+// The doc comments here are clap's help text, where `<name>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

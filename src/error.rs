@@ -1,49 +1,79 @@
 //! The error type, and the one place errors become exit codes (SPEC §9).
 //!
 //! 0 success · 1 a statement or connection failed · 2 usage, config or migration-files error ·
-//! 3 drift detected or a `failed` migration blocks the way · 4 lock not obtained in time ·
-//! 5 pending migrations (only `migrate:status --exit-code`, which is not an error).
+//! 3 drift detected, a `failed` migration blocks the way, or the ledger holds what dbtool did
+//! not write · 4 lock not obtained in time · 5 pending migrations (only
+//! `migrate:status --exit-code`, which is not an error).
 //!
 //! Each variant carries what its message needs (path, line, statement number, server error);
 //! each message is written once, here or in the type it wraps.
 
+use std::fmt;
 use std::io;
 
-use std::fmt;
-
 use crate::config::ConfigError;
-use crate::db::ledger::{EnsureError, LedgerError, NewerLedger, ReadError};
+use crate::db::ledger::{EnsureError, LedgerSchemaError, ReadError};
 use crate::db::lock::LockError;
 use crate::db::{ConnectError, DbError};
-use crate::files::FileProblems;
-use crate::plan::{Blocked, Drift, PlanError};
+use crate::files::{Direction, FileProblems};
+use crate::plan::PlanError;
+use crate::rows::LedgerError;
 use crate::sql::SplitError;
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A usage problem: the command line asks for something that cannot be done.
 #[derive(Debug, thiserror::Error)]
-pub enum UsageError {
+pub(crate) enum UsageError {
     #[error("`{0}` gives an empty file name; use letters or digits")]
     EmptyName(String),
-    #[error("{0}")]
-    Invalid(&'static str),
+    #[error("--step must be 1 or more")]
+    ZeroStep,
     #[error(
         "the connection {0} names no database; add it to the URL (mysql://user@host:3306/DATABASE)"
     )]
     NoDatabase(String),
     #[error("`{0}` is not a version (1 to 32 digits)")]
     BadVersion(String),
+    #[error("no seed `{name}` in {dir}; available seeds: {available}")]
+    UnknownSeed {
+        name: String,
+        dir: String,
+        available: String,
+    },
+    #[error(
+        "migration {0} has no ledger row: only a failed migration can be resolved \
+         (see `dbtool migrate:status`)"
+    )]
+    NothingToResolve(String),
+    #[error("migration {version} is {state}, not failed: only a failed migration can be resolved")]
+    NotFailed {
+        version: String,
+        state: &'static str,
+    },
 }
 
+/// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Files(#[from] FileProblems),
-    #[error("{path}:{detail}", detail = split_detail(source))]
-    Sql { path: String, source: SplitError },
+    #[error(
+        "{path}:{}{}",
+        source.line().map_or(String::new(), |l| format!("{l}:")),
+        format_args!(" {}", source.problem())
+    )]
+    Split { path: String, source: SplitError },
+    #[error(
+        "{path}:{line}: unknown run mode `{word}` in `-- dbtool:run`: expected always, once or on-change"
+    )]
+    SeedMode {
+        path: String,
+        line: u64,
+        word: String,
+    },
     #[error("{path} already exists; dbtool does not overwrite it")]
     Exists { path: String },
     #[error("{path}: {source}")]
@@ -62,21 +92,13 @@ pub enum Error {
     #[error(transparent)]
     Statement(Box<StatementFailure>),
     #[error(transparent)]
-    Drift(Drift),
-    #[error("{0}")]
-    Blocked(Blocked),
+    Plan(#[from] PlanError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
-    NewerLedger(#[from] NewerLedger),
+    LedgerSchema(#[from] LedgerSchemaError),
     #[error(transparent)]
     Lock(Box<LockError>),
-    /// A usage problem found while planning (an unknown version, an irreversible rollback).
-    #[error("{0}")]
-    Plan(String),
-    /// Out-of-order migrations refused by `out_of_order = false`.
-    #[error("{0}")]
-    OutOfOrder(String),
     #[error(
         "{path}:{line}: statement {number} is {size} bytes, more than the server's \
          max_allowed_packet ({max} bytes)\n  \
@@ -94,8 +116,36 @@ pub enum Error {
 
 impl Error {
     /// A database error while doing something other than running a user statement.
-    pub fn db(doing: &'static str, source: DbError) -> Error {
+    pub(crate) fn db(doing: &'static str, source: DbError) -> Error {
         Error::Db { doing, source }
+    }
+
+    pub(crate) fn io(path: impl Into<String>, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error (SPEC §9).
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_)
+            | Error::Files(_)
+            | Error::Split { .. }
+            | Error::SeedMode { .. }
+            | Error::Exists { .. }
+            | Error::Io { .. }
+            | Error::Usage(_)
+            | Error::Protected { .. } => 2,
+            Error::Connect(_) | Error::Db { .. } | Error::Statement(_) | Error::TooLarge { .. } => {
+                1
+            }
+            Error::Plan(e) => e.exit_code(),
+            Error::Ledger(_) | Error::LedgerSchema(_) => 3,
+            Error::Lock(e) if matches!(**e, LockError::Timeout { .. }) => 4,
+            Error::Lock(_) => 1,
+        }
     }
 }
 
@@ -116,6 +166,7 @@ impl From<ReadError> for Error {
         match e {
             ReadError::Db(source) => Error::db("reading the ledger", source),
             ReadError::Bad(e) => Error::Ledger(e),
+            ReadError::Schema(e) => Error::LedgerSchema(e),
         }
     }
 }
@@ -124,30 +175,19 @@ impl From<EnsureError> for Error {
     fn from(e: EnsureError) -> Self {
         match e {
             EnsureError::Db(source) => Error::db("creating the ledger tables", source),
-            EnsureError::Newer(e) => Error::NewerLedger(e),
-        }
-    }
-}
-
-impl<E: std::error::Error + Into<Error> + 'static> From<PlanError<E>> for Error {
-    fn from(e: PlanError<E>) -> Self {
-        match e {
-            PlanError::Drift(d) => Error::Drift(d),
-            PlanError::Blocked(b) => Error::Blocked(b),
-            PlanError::Prefix(e) => e.into(),
-            PlanError::OutOfOrder { .. } => Error::OutOfOrder(e.to_string()),
-            other => Error::Plan(other.to_string()),
+            EnsureError::Schema(e) => Error::LedgerSchema(e),
+            EnsureError::Bad(e) => Error::Ledger(e),
         }
     }
 }
 
 /// Where a failed statement ran, which decides what the message says was kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureContext {
+pub(crate) enum FailureContext {
     /// A migration's up or down file.
     Migration {
         version: String,
-        down: bool,
+        direction: Direction,
         /// Statements of this file committed before the failure (the ledger says so too).
         committed: u32,
         /// The first statement of the transaction the failing one ran in, when that
@@ -162,13 +202,34 @@ pub enum FailureContext {
 
 /// A user statement the server refused (SPEC §10).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementFailure {
-    pub path: String,
-    pub line: u64,
-    pub number: u32,
-    pub total: Option<u32>,
-    pub error: DbError,
-    pub context: FailureContext,
+pub(crate) struct StatementFailure {
+    pub(crate) path: String,
+    pub(crate) line: u64,
+    pub(crate) number: u32,
+    pub(crate) total: Option<u32>,
+    pub(crate) error: DbError,
+    pub(crate) context: FailureContext,
+}
+
+/// What to do about server errors whose cause users rarely guess.
+fn hint(e: &DbError) -> Option<&'static str> {
+    let DbError::Server(e) = e else { return None };
+    Some(match e.code {
+        // ER_BINLOG_UNSAFE_ROUTINE / ER_BINLOG_CREATE_ROUTINE_NEED_SUPER (MySQL's default has
+        // binary logging on)
+        1418 | 1419 => {
+            "binary logging is on: declare the function DETERMINISTIC, NO SQL or READS SQL \
+             DATA, or have an administrator SET GLOBAL log_bin_trust_function_creators = 1"
+        }
+        // ER_TABLE_WITHOUT_PK (MySQL's sql_require_primary_key)
+        3750 => "the server requires a primary key on every table (sql_require_primary_key)",
+        // ER_UNKNOWN_COLLATION: utf8mb4_0900_ai_ci and friends exist on MySQL 8+ only
+        1273 => {
+            "the collation does not exist on this server (MySQL 8's utf8mb4_0900_* collations \
+             are unknown to MariaDB before 11.4.5; utf8mb4_unicode_ci exists on both)"
+        }
+        _ => return None,
+    })
 }
 
 impl fmt::Display for StatementFailure {
@@ -183,6 +244,9 @@ impl fmt::Display for StatementFailure {
             None => write!(f, "{}:{}: statement {n} failed", self.path, self.line)?,
         }
         write!(f, "\n  {}", self.error)?;
+        if let Some(h) = hint(&self.error) {
+            write!(f, "\n  hint: {h}")?;
+        }
         if self.error.is_lost() {
             write!(
                 f,
@@ -193,62 +257,19 @@ impl fmt::Display for StatementFailure {
         match &self.context {
             FailureContext::Migration {
                 version,
-                down,
+                direction,
                 committed,
                 rolled_back_from,
                 atomic,
-            } => {
-                let (cmd, verb) = if *down {
-                    ("migrate:rollback", "rolled back")
-                } else {
-                    ("migrate:latest", "applied")
-                };
-                if *atomic {
-                    write!(
-                        f,
-                        "\n  the {} ran in one transaction, which was rolled back: nothing of it \
-                         was {verb}.\n  fix the file and run `dbtool {cmd}`.",
-                        if *down { "rollback" } else { "migration" }
-                    )?;
-                    return Ok(());
-                }
-                match committed {
-                    0 => write!(f, "\n  no statement of this file was committed.")?,
-                    1 => write!(
-                        f,
-                        "\n  statement 1 was applied and committed (MySQL cannot roll back DDL)."
-                    )?,
-                    c => write!(
-                        f,
-                        "\n  statements 1-{c} were applied and committed (MySQL cannot roll back DDL)."
-                    )?,
-                }
-                if let Some(from) = rolled_back_from.filter(|from| *from < n) {
-                    write!(
-                        f,
-                        "\n  statements {from}-{} ran in one transaction with it and were rolled back.",
-                        n - 1
-                    )?;
-                }
-                let next = committed + 1;
-                write!(
-                    f,
-                    "\n  fix the file and run `dbtool {cmd}` to resume at statement {next},"
-                )?;
-                if *down {
-                    write!(
-                        f,
-                        "\n  or finish the rollback by hand and run \
-                         `dbtool migrate:resolve {version} --rolled-back`."
-                    )
-                } else {
-                    write!(
-                        f,
-                        "\n  or undo them by hand and run \
-                         `dbtool migrate:resolve {version} --rolled-back`."
-                    )
-                }
-            }
+            } => migration_context(
+                f,
+                n,
+                version,
+                *direction,
+                *committed,
+                *rolled_back_from,
+                *atomic,
+            ),
             FailureContext::Seed { implicit_commits } => {
                 if *implicit_commits {
                     write!(
@@ -272,51 +293,61 @@ impl fmt::Display for StatementFailure {
     }
 }
 
+/// What a failed migration step kept, and how to go on.
+fn migration_context(
+    f: &mut fmt::Formatter<'_>,
+    n: u32,
+    version: &str,
+    direction: Direction,
+    committed: u32,
+    rolled_back_from: Option<u32>,
+    atomic: bool,
+) -> fmt::Result {
+    let (cmd, verb, what) = match direction {
+        Direction::Up => ("migrate:latest", "applied", "migration"),
+        Direction::Down => ("migrate:rollback", "rolled back", "rollback"),
+    };
+    if atomic {
+        return write!(
+            f,
+            "\n  the {what} ran in one transaction, which was rolled back: nothing of it was \
+             {verb}.\n  fix the file and run `dbtool {cmd}`."
+        );
+    }
+    match committed {
+        0 => write!(f, "\n  no statement of this file was committed.")?,
+        1 => write!(
+            f,
+            "\n  statement 1 was applied and committed (MySQL cannot roll back DDL)."
+        )?,
+        c => write!(
+            f,
+            "\n  statements 1-{c} were applied and committed (MySQL cannot roll back DDL)."
+        )?,
+    }
+    if let Some(from) = rolled_back_from.filter(|from| *from < n) {
+        write!(
+            f,
+            "\n  statements {from}-{} ran in one transaction with it and were rolled back.",
+            n - 1
+        )?;
+    }
+    let next = committed + 1;
+    write!(
+        f,
+        "\n  fix the file and run `dbtool {cmd}` to resume at statement {next},"
+    )?;
+    let by_hand = match direction {
+        Direction::Up => "undo them by hand",
+        Direction::Down => "finish the rollback by hand",
+    };
+    write!(
+        f,
+        "\n  or {by_hand} and run `dbtool migrate:resolve {version} --rolled-back`."
+    )
+}
+
 impl std::error::Error for StatementFailure {}
-
-/// `12: unterminated …` for errors with a line, ` byte 40: invalid UTF-8` otherwise.
-fn split_detail(e: &SplitError) -> String {
-    match e {
-        SplitError::Unterminated { .. }
-        | SplitError::DelimiterMissing { .. }
-        | SplitError::DelimiterBackslash { .. } => {
-            // The error's own text starts with "line N: "; show it as path:N.
-            let text = e.to_string();
-            text.strip_prefix("line ").unwrap_or(&text).to_owned()
-        }
-        SplitError::InvalidUtf8 { .. } | SplitError::Io(_) => format!(" {e}"),
-    }
-}
-
-impl Error {
-    /// The process exit code for this error (SPEC §9).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Config(_)
-            | Error::Files(_)
-            | Error::Sql { .. }
-            | Error::Exists { .. }
-            | Error::Io { .. }
-            | Error::Usage(_)
-            | Error::Protected { .. }
-            | Error::Plan(_)
-            | Error::NewerLedger(_) => 2,
-            Error::Connect(_) | Error::Db { .. } | Error::Statement(_) | Error::TooLarge { .. } => {
-                1
-            }
-            Error::Drift(_) | Error::Blocked(_) | Error::OutOfOrder(_) | Error::Ledger(_) => 3,
-            Error::Lock(e) if matches!(**e, LockError::Timeout { .. }) => 4,
-            Error::Lock(_) => 1,
-        }
-    }
-
-    pub fn io(path: impl Into<String>, source: io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -324,7 +355,7 @@ mod tests {
 
     #[test]
     fn split_errors_read_as_path_and_line() {
-        let e = Error::Sql {
+        let e = Error::Split {
             path: "db/seeds/a.sql".into(),
             source: SplitError::Unterminated {
                 what: "string `'`",
@@ -336,7 +367,7 @@ mod tests {
             "db/seeds/a.sql:12: unterminated string `'` (it opens here and never closes)"
         );
         assert_eq!(e.exit_code(), 2);
-        let e = Error::Sql {
+        let e = Error::Split {
             path: "db/seeds/a.sql".into(),
             source: SplitError::InvalidUtf8 { offset: 40 },
         };

@@ -1,25 +1,30 @@
 //! dbtool: a migration runner for MySQL and MariaDB.
 //!
-//! The binary is a thin shell around [`run`]; everything else is a library so it can be embedded
-//! and tested: `config` resolves settings, `files` and `sql` read the project, `commands` carry
-//! out what the user asked, `report` prints the outcome, and `error` decides the exit code.
+//! The binary is a thin shell around [`run`]. The public API is deliberately small: the
+//! command line ([`cli`]) and [`run`], the project's files ([`files`]: discovery, checksums),
+//! the SQL splitter ([`sql`]) and configuration ([`config`]).
+//!
+//! Inside, each module has one job: `plan` decides (pure), `runner` carries a plan out over one
+//! connection, `db` talks to the server (its `ledger` module owns every ledger read and write),
+//! `rows` is the ledger's data shared by `plan` and `db`, `commands` glue them per command,
+//! `report` prints results and `output` sets up stderr.
 
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod db;
-pub mod engine;
-pub mod error;
+pub(crate) mod db;
+pub(crate) mod error;
 pub mod files;
-pub mod output;
-pub mod plan;
-pub mod report;
-pub mod seeds;
+pub(crate) mod output;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub(crate) mod rows;
+pub(crate) mod runner;
 pub mod sql;
 
 use cli::{Cli, Command};
 use commands::Context;
-pub use error::{Error, Result};
+pub(crate) use error::{Error, Result};
 use output::Terminal;
 use report::Report;
 
@@ -35,9 +40,12 @@ pub fn run(cli: Cli) -> u8 {
             eprintln!("{label} {e}");
             if g.json {
                 // A JSON consumer still gets one document on stdout.
-                Report::new(term, true).json(&serde_json::json!({
-                    "error": { "message": e.to_string(), "exit_code": e.exit_code() }
-                }));
+                Report::new(term, true).json(&report::ErrorOut {
+                    error: report::ErrorBody {
+                        message: e.to_string(),
+                        exit_code: e.exit_code(),
+                    },
+                });
             }
             e.exit_code()
         }
@@ -64,7 +72,7 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
         report: Report::new(term, g.json),
         yes: g.yes,
     };
-    use commands::{migrate, scaffold};
+    use commands::{inspect, migrate, repair, scaffold};
     match &cli.command {
         Command::Init => scaffold::init(&ctx).map(|()| 0),
         Command::MigrateMake { name } => scaffold::migrate_make(&ctx, name).map(|()| 0),
@@ -88,15 +96,15 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
             migrate::rollback_request(*all, *step, to.as_deref())?,
             *dry_run,
         ),
-        Command::MigrateStatus { exit_code } => migrate::status(&ctx, *exit_code),
-        Command::MigrateValidate => migrate::validate(&ctx),
-        Command::MigrateRepair => migrate::repair(&ctx),
+        Command::MigrateStatus { exit_code } => inspect::status(&ctx, *exit_code),
+        Command::MigrateValidate => inspect::validate(&ctx),
+        Command::MigrateRepair => repair::repair(&ctx),
         Command::MigrateResolve {
             target,
             applied,
             rolled_back: _,
-        } => migrate::resolve(&ctx, target, *applied),
-        Command::MigrateUnlock => migrate::unlock(&ctx),
+        } => repair::resolve(&ctx, target, *applied),
+        Command::MigrateUnlock => inspect::unlock(&ctx),
         Command::SeedRun {
             specific,
             changed,

@@ -12,7 +12,10 @@ fn main() -> std::process::ExitCode {
     ] {
         if std::env::var_os(var).is_none() {
             // SAFETY: no other thread exists yet.
-            unsafe { std::env::set_var(var, value) };
+            #[allow(unsafe_code)]
+            unsafe {
+                std::env::set_var(var, value)
+            };
         }
     }
     let cli = dbtool::cli::Cli::parse();

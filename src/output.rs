@@ -19,18 +19,18 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// What the terminal and the user allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Terminal {
-    pub stdout_color: bool,
-    pub stderr_color: bool,
+pub(crate) struct Terminal {
+    pub(crate) stdout_color: bool,
+    pub(crate) stderr_color: bool,
     /// Progress bars may be drawn on stderr.
-    pub progress: bool,
-    pub quiet: bool,
-    pub verbose: u8,
+    pub(crate) progress: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: u8,
 }
 
 impl Terminal {
     /// Decides from the streams, the flags and the environment (`NO_COLOR`, `CI`).
-    pub fn detect(no_color_flag: bool, quiet: bool, verbose: u8) -> Terminal {
+    pub(crate) fn detect(no_color_flag: bool, quiet: bool, verbose: u8) -> Terminal {
         let no_color = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let err_tty = std::io::stderr().is_terminal();
@@ -42,21 +42,10 @@ impl Terminal {
             verbose,
         }
     }
-
-    /// Plain output, for tests and embedders.
-    pub fn plain() -> Terminal {
-        Terminal {
-            stdout_color: false,
-            stderr_color: false,
-            progress: false,
-            quiet: false,
-            verbose: 0,
-        }
-    }
 }
 
 /// Installs the stderr logger. `rust_log` is the value of `RUST_LOG`, which wins when set.
-pub fn init_logging(term: &Terminal, rust_log: Option<&str>) {
+pub(crate) fn init_logging(term: &Terminal, rust_log: Option<&str>) {
     let level = match (term.quiet, term.verbose) {
         (true, _) => Level::WARN,
         (false, 0) => Level::INFO,
@@ -118,7 +107,7 @@ where
 }
 
 /// Paints `text` with an ANSI style when `on`.
-pub fn paint(on: bool, style: &str, text: &str) -> String {
+pub(crate) fn paint(on: bool, style: &str, text: &str) -> String {
     if on {
         format!("{style}{text}\x1b[0m")
     } else {
@@ -126,9 +115,7 @@ pub fn paint(on: bool, style: &str, text: &str) -> String {
     }
 }
 
-pub const RED: &str = "\x1b[31m";
-pub const GREEN: &str = "\x1b[32m";
-pub const YELLOW: &str = "\x1b[33m";
-pub const BOLD_RED: &str = "\x1b[1;31m";
-pub const DIM: &str = "\x1b[2m";
-pub const BOLD: &str = "\x1b[1m";
+pub(crate) const RED: &str = "\x1b[31m";
+pub(crate) const GREEN: &str = "\x1b[32m";
+pub(crate) const YELLOW: &str = "\x1b[33m";
+pub(crate) const BOLD_RED: &str = "\x1b[1;31m";

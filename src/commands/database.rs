@@ -10,6 +10,7 @@ use crate::commands::session::{block_on, connect_timeout, guard};
 use crate::config::Ident;
 use crate::db::{ConnectError, Db};
 use crate::error::{Error, Result, UsageError};
+use crate::report::{DatabaseOut, WaitOut, ms};
 
 fn database(ctx: &Context) -> Result<Ident> {
     let conn = ctx.config.connection()?;
@@ -43,7 +44,7 @@ async fn exists(db: &mut Db, name: &Ident) -> Result<bool> {
 }
 
 /// db:create: CREATE DATABASE … CHARACTER SET utf8mb4, unless it exists.
-pub fn create(ctx: &Context) -> Result<u8> {
+pub(crate) fn create(ctx: &Context) -> Result<u8> {
     let name = database(ctx)?;
     let created = block_on(async {
         let mut db = server(ctx).await?;
@@ -61,12 +62,16 @@ pub fn create(ctx: &Context) -> Result<u8> {
         db.close().await;
         Ok(created)
     })?;
-    ctx.report.database("created", name.as_str(), created);
+    ctx.report.print(&DatabaseOut {
+        name: name.as_str().to_owned(),
+        created,
+        create: true,
+    });
     Ok(0)
 }
 
 /// db:drop: DROP DATABASE (a protected environment needs --yes).
-pub fn drop(ctx: &Context) -> Result<u8> {
+pub(crate) fn drop(ctx: &Context) -> Result<u8> {
     guard(ctx, "db:drop")?;
     let name = database(ctx)?;
     let dropped = block_on(async {
@@ -83,12 +88,16 @@ pub fn drop(ctx: &Context) -> Result<u8> {
         db.close().await;
         Ok(dropped)
     })?;
-    ctx.report.database("dropped", name.as_str(), dropped);
+    ctx.report.print(&DatabaseOut {
+        name: name.as_str().to_owned(),
+        created: dropped,
+        create: false,
+    });
     Ok(0)
 }
 
 /// db:wait: retries connecting until the server answers or `timeout` passes.
-pub fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
+pub(crate) fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
     let conn = ctx.config.connection()?.without_database();
     let started = Instant::now();
     block_on(async {
@@ -103,8 +112,9 @@ pub fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
                 }
                 // A server that answers but refuses us (a login error, a TLS problem) is up:
                 // waiting will not help.
-                Err(e @ ConnectError::Failed { .. }) if is_refusal(&e) => return Err(e.into()),
-                Err(e @ ConnectError::Tls { .. }) => return Err(e.into()),
+                Err(e @ (ConnectError::Refused { .. } | ConnectError::Tls { .. })) => {
+                    return Err(e.into());
+                }
                 Err(e) => {
                     if started.elapsed() >= timeout {
                         return Err(e.into());
@@ -118,11 +128,10 @@ pub fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
             }
         }
     })?;
-    ctx.report.waited(&conn.to_string(), started.elapsed());
+    ctx.report.print(&WaitOut {
+        ready: true,
+        url: conn.to_string(),
+        waited_ms: ms(started.elapsed()),
+    });
     Ok(0)
-}
-
-/// An answer from the server itself (access denied), as opposed to no answer.
-fn is_refusal(e: &ConnectError) -> bool {
-    matches!(e, ConnectError::Failed { problem, .. } if problem.starts_with("ERROR "))
 }

@@ -1,11 +1,13 @@
 //! One small module per command family. Each builds what it needs from the [`Context`], runs
-//! it through the shared machinery, and hands the outcome to the report.
+//! it through the shared machinery, and hands the result to the report.
 
-pub mod database;
-pub mod migrate;
-pub mod scaffold;
-pub mod seed;
-pub mod session;
+pub(crate) mod database;
+pub(crate) mod inspect;
+pub(crate) mod migrate;
+pub(crate) mod repair;
+pub(crate) mod scaffold;
+pub(crate) mod seed;
+pub(crate) mod session;
 
 use std::path::PathBuf;
 
@@ -14,11 +16,11 @@ use crate::files::Paths;
 use crate::report::Report;
 
 /// What every command gets: the resolved config and where to report.
-pub struct Context {
-    pub config: Config,
-    pub cwd: PathBuf,
-    pub paths: Paths,
-    pub report: Report,
+pub(crate) struct Context {
+    pub(crate) config: Config,
+    pub(crate) cwd: PathBuf,
+    pub(crate) paths: Paths,
+    pub(crate) report: Report,
     /// `--yes` was given.
-    pub yes: bool,
+    pub(crate) yes: bool,
 }

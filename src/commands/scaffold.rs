@@ -8,6 +8,7 @@ use crate::config::KNEXFILE;
 use crate::error::{Error, Result, UsageError};
 use crate::files::name::{Version, snake_case};
 use crate::files::{self};
+use crate::report::Created;
 
 const KNEXFILE_TEMPLATE: &str = r#"# dbtool configuration: one [section] per environment (choose with --env NAME or DBTOOL_ENV).
 # The connection is --url, else DATABASE_URL, else the section's `url` (or a [ENV.connection]
@@ -29,7 +30,7 @@ protected = true        # rollback, down, seed:run, repair and resolve need --ye
 "#;
 
 /// `dbtool init`: knexfile.toml, db/migrations, db/seeds. Never overwrites.
-pub fn init(ctx: &Context) -> Result<()> {
+pub(crate) fn init(ctx: &Context) -> Result<()> {
     let knexfile = ctx.cwd.join(KNEXFILE);
     if knexfile.exists() {
         return Err(Error::Exists {
@@ -46,12 +47,12 @@ pub fn init(ctx: &Context) -> Result<()> {
     }
     write_new(&knexfile, KNEXFILE_TEMPLATE, KNEXFILE)?;
     created.insert(0, KNEXFILE.to_owned());
-    ctx.report.created(&created);
+    ctx.report.print(&Created { created });
     Ok(())
 }
 
 /// `dbtool migrate:make NAME`: `<UTC timestamp>_<name>.up.sql` and `.down.sql`.
-pub fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
+pub(crate) fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
     let slug = slug(name)?;
     let dir = &ctx.config.migrations_dir;
     fs::create_dir_all(dir).map_err(|e| Error::io(ctx.paths.display(dir), e))?;
@@ -92,13 +93,14 @@ pub fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
         ),
         &ctx.paths.display(&down),
     )?;
-    ctx.report
-        .created(&[ctx.paths.display(&up), ctx.paths.display(&down)]);
+    ctx.report.print(&Created {
+        created: vec![ctx.paths.display(&up), ctx.paths.display(&down)],
+    });
     Ok(())
 }
 
 /// `dbtool seed:make NAME`: `db/seeds/<name>.sql` with a header explaining run modes.
-pub fn seed_make(ctx: &Context, name: &str) -> Result<()> {
+pub(crate) fn seed_make(ctx: &Context, name: &str) -> Result<()> {
     let slug = slug(name.strip_suffix(".sql").unwrap_or(name))?;
     let dir = &ctx.config.seeds_dir;
     fs::create_dir_all(dir).map_err(|e| Error::io(ctx.paths.display(dir), e))?;
@@ -117,7 +119,9 @@ pub fn seed_make(ctx: &Context, name: &str) -> Result<()> {
         ),
         &ctx.paths.display(&path),
     )?;
-    ctx.report.created(&[ctx.paths.display(&path)]);
+    ctx.report.print(&Created {
+        created: vec![ctx.paths.display(&path)],
+    });
     Ok(())
 }
 

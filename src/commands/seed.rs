@@ -4,63 +4,19 @@ use std::path::Path;
 
 use crate::commands::Context;
 use crate::commands::session::{Session, block_on, guard};
-use crate::db::ledger::SeedRow;
-use crate::engine::BATCH_BYTES;
-use crate::error::{Error, Result};
-use crate::files::{SeedFile, discover_migrations, discover_seeds};
-use crate::plan::{self, Status};
-use crate::seeds::{self, Mode, SeedInfo};
-
-/// Why a seed runs or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Run,
-    /// `once`, and it ran before.
-    SkipOnce,
-    /// `on-change`, and its file is unchanged.
-    SkipUnchanged,
-    /// `--changed`, and its file is unchanged.
-    SkipNotChanged,
-    /// Not among `--specific`.
-    SkipNotNamed,
-}
-
-/// The state seed:status shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeedState {
-    New,
-    Changed,
-    Unchanged,
-    Missing,
-}
-
-impl SeedState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SeedState::New => "new",
-            SeedState::Changed => "changed",
-            SeedState::Unchanged => "unchanged",
-            SeedState::Missing => "missing",
-        }
-    }
-}
-
-fn state(info: &SeedInfo, row: Option<&SeedRow>) -> SeedState {
-    match (row, info.checksum) {
-        (None, _) => SeedState::New,
-        (Some(r), Some(c)) if r.checksum == c => SeedState::Unchanged,
-        (Some(_), _) => SeedState::Changed,
-    }
-}
+use crate::db::ledger::{self, Need};
+use crate::error::{Result, UsageError};
+use crate::files::{Mode, SeedFile, discover_migrations, discover_seeds};
+use crate::plan::seeds::{Decision, SeedInfo, SeedState, decide, row_of, state};
+use crate::plan::{self};
+use crate::report::{SeedRunLine, SeedRunOut, SeedStatusLine, SeedStatusOut, ms};
+use crate::rows::SeedRow;
+use crate::runner::{self, SeedDone};
 
 /// Finds the seeds `--specific` names: a path (relative to the working directory or the seeds
-/// folder) or a bare name with or without `.sql`.
-fn resolve_specific<'a>(
-    ctx: &Context,
-    seeds: &'a [SeedFile],
-    names: &[String],
-) -> Result<Vec<&'a SeedFile>> {
-    let mut chosen = Vec::new();
+/// folder) or a bare name with or without `.sql`. Returns their keys, in path order.
+fn resolve_specific(ctx: &Context, seeds: &[SeedFile], names: &[String]) -> Result<Vec<String>> {
+    let mut chosen: Vec<String> = Vec::new();
     for name in names {
         let as_path = ctx.cwd.join(name);
         let found = seeds.iter().find(|s| {
@@ -75,73 +31,39 @@ fn resolve_specific<'a>(
                 || s.file.path == as_path
                 || s.file.display == *name
         });
-        match found {
-            Some(s) => {
-                if !chosen.iter().any(|c: &&SeedFile| c.key == s.key) {
-                    chosen.push(s);
-                }
+        let Some(s) = found else {
+            let available = if seeds.is_empty() {
+                "none".to_owned()
+            } else {
+                seeds
+                    .iter()
+                    .map(|s| s.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(UsageError::UnknownSeed {
+                name: name.clone(),
+                dir: ctx.paths.display(&ctx.config.seeds_dir),
+                available,
             }
-            None => {
-                let available = if seeds.is_empty() {
-                    "none".to_owned()
-                } else {
-                    seeds
-                        .iter()
-                        .map(|s| s.key.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                return Err(Error::Plan(format!(
-                    "no seed `{name}` in {}; available seeds: {available}",
-                    ctx.paths.display(&ctx.config.seeds_dir)
-                )));
-            }
+            .into());
+        };
+        if !chosen.contains(&s.key) {
+            chosen.push(s.key.clone());
         }
     }
-    chosen.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    chosen.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     Ok(chosen)
 }
 
-/// Decides for every seed (in path order) whether it runs.
-pub fn decide(
-    infos: &[SeedInfo],
-    rows: &[SeedRow],
-    specific: Option<&[&SeedFile]>,
-    changed: bool,
-) -> Vec<Decision> {
-    infos
-        .iter()
-        .map(|info| {
-            let row = rows.iter().find(|r| r.path == info.seed.key);
-            if let Some(named) = specific {
-                return if named.iter().any(|n| n.key == info.seed.key) {
-                    Decision::Run
-                } else {
-                    Decision::SkipNotNamed
-                };
-            }
-            let st = state(info, row);
-            if changed && st == SeedState::Unchanged {
-                return Decision::SkipNotChanged;
-            }
-            match info.mode {
-                Mode::Always => Decision::Run,
-                Mode::Once if row.is_some() => Decision::SkipOnce,
-                Mode::Once => Decision::Run,
-                Mode::OnChange if st == SeedState::Unchanged => Decision::SkipUnchanged,
-                Mode::OnChange => Decision::Run,
-            }
-        })
-        .collect()
-}
-
-fn infos(seeds: &[SeedFile], need_checksums: impl Fn(Mode) -> bool) -> Result<Vec<SeedInfo>> {
+/// Reads each seed's mode, and its checksum when `need_checksum` says deciding needs it.
+fn infos(seeds: &[SeedFile], need_checksum: impl Fn(Mode) -> bool) -> Result<Vec<SeedInfo>> {
     seeds
         .iter()
         .map(|s| {
-            let mode = seeds::mode_of(s)?;
-            let checksum = if need_checksums(mode) {
-                Some(seeds::checksum_of(s)?)
+            let mode = s.mode()?;
+            let checksum = if need_checksum(mode) {
+                Some(s.checksum()?)
             } else {
                 None
             };
@@ -155,7 +77,7 @@ fn infos(seeds: &[SeedFile], need_checksums: impl Fn(Mode) -> bool) -> Result<Ve
 }
 
 /// seed:run.
-pub fn run(ctx: &Context, specific: &[String], changed: bool, dry_run: bool) -> Result<u8> {
+pub(crate) fn run(ctx: &Context, specific: &[String], changed: bool, dry_run: bool) -> Result<u8> {
     if !dry_run {
         guard(ctx, "seed:run")?;
     }
@@ -188,55 +110,58 @@ pub fn run(ctx: &Context, specific: &[String], changed: bool, dry_run: bool) -> 
     })
 }
 
+/// Seeds usually target the latest schema: says so when it is not.
+async fn warn_about_migrations(
+    s: &mut Session,
+    files: Vec<crate::files::MigrationFile>,
+) -> Result<()> {
+    let rows = ledger::read_migrations(&mut s.db, &s.tables)
+        .await?
+        .unwrap_or_default();
+    let entries = plan::entries(&files, &rows, false);
+    let pending = entries.iter().filter(|e| e.status.is_pending()).count();
+    let broken = entries.iter().filter(|e| e.status.is_broken()).count();
+    if pending > 0 {
+        tracing::warn!(
+            "{pending} migration(s) pending: seeds usually expect the latest schema \
+             (run `dbtool migrate:latest` first); running the seeds anyway"
+        );
+    }
+    if broken > 0 {
+        tracing::warn!(
+            "{broken} migration(s) modified, missing or failed (see `dbtool migrate:status`); \
+             running the seeds anyway"
+        );
+    }
+    Ok(())
+}
+
 async fn run_in(
     ctx: &Context,
     s: &mut Session,
     infos: &[SeedInfo],
-    named: Option<&[&SeedFile]>,
+    named: Option<&[String]>,
     changed: bool,
     dry_run: bool,
     migrations: Option<Vec<crate::files::MigrationFile>>,
 ) -> Result<u8> {
-    // Seeds usually target the latest schema: say so when it is not.
     if let Some(files) = migrations {
-        let rows = s.db.read_migrations(&s.tables).await?.unwrap_or_default();
-        let entries = plan::entries(&files, &rows);
-        let pending = entries
-            .iter()
-            .filter(|e| matches!(e.status, Status::Pending | Status::OutOfOrder))
-            .count();
-        let drifted = entries
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.status,
-                    Status::Modified { .. } | Status::Missing | Status::Failed { .. }
-                )
-            })
-            .count();
-        if pending > 0 {
-            tracing::warn!(
-                "{pending} migration(s) pending: seeds usually expect the latest schema \
-                 (run `dbtool migrate:latest` first); running the seeds anyway"
-            );
-        }
-        if drifted > 0 {
-            tracing::warn!(
-                "{drifted} migration(s) modified, missing or failed (see `dbtool migrate:status`); \
-                 running the seeds anyway"
-            );
-        }
+        warn_about_migrations(s, files).await?;
     }
-    let rows = s.db.read_seeds(&s.tables).await?.unwrap_or_default();
+    let rows = ledger::read_seeds(&mut s.db, &s.tables)
+        .await?
+        .unwrap_or_default();
     if dry_run {
         let decisions = decide(infos, &rows, named, changed);
-        ctx.report.seed_plan(infos, &decisions, true, &[]);
+        ctx.report.print(&run_out(infos, &decisions, true, &[]));
         return Ok(0);
     }
     s.lock(ctx).await?;
-    s.db.ensure_ledger(&s.tables, true).await?;
+    ledger::ensure(&mut s.db, &s.tables, Need::Seeds).await?;
     // Decide on what the ledger says now that we hold the lock.
-    let rows = s.db.read_seeds(&s.tables).await?.unwrap_or_default();
+    let rows = ledger::read_seeds(&mut s.db, &s.tables)
+        .await?
+        .unwrap_or_default();
     let decisions = decide(infos, &rows, named, changed);
     let mut done = Vec::new();
     for (info, d) in infos.iter().zip(&decisions) {
@@ -247,19 +172,18 @@ async fn run_in(
             .map(|m| m.len())
             .unwrap_or(0);
         let bar = ctx.report.byte_bar(size, &info.seed.key);
-        let row_exists = rows.iter().any(|r| r.path == info.seed.key);
+        let row_exists = row_of(&rows, &info.seed).is_some();
         let mut on_progress = |bytes: u64, n: u32| {
             if bytes > 0 {
                 bar.set_position(bytes);
             }
             bar.set_message(format!("{n} statements"));
         };
-        let result = seeds::run_seed(
+        let result = runner::run_seed(
             &mut s.db,
             &s.tables,
             &info.seed,
             row_exists,
-            BATCH_BYTES,
             &mut on_progress,
         )
         .await;
@@ -276,39 +200,85 @@ async fn run_in(
             }
             Err(e) => {
                 if !done.is_empty() {
-                    ctx.report.seed_plan(infos, &decisions, false, &done);
+                    ctx.report.print(&run_out(infos, &decisions, false, &done));
                 }
                 return Err(e);
             }
         }
     }
-    ctx.report.seed_plan(infos, &decisions, false, &done);
+    ctx.report.print(&run_out(infos, &decisions, false, &done));
     Ok(0)
 }
 
+fn run_out(
+    infos: &[SeedInfo],
+    decisions: &[Decision],
+    dry_run: bool,
+    done: &[SeedDone],
+) -> SeedRunOut {
+    SeedRunOut {
+        dry_run,
+        seeds: infos
+            .iter()
+            .zip(decisions)
+            .map(|(i, d)| {
+                let ran = done.iter().find(|x| x.key == i.seed.key);
+                SeedRunLine {
+                    seed: i.seed.key.clone(),
+                    mode: i.mode.as_str(),
+                    decision: d.reason(),
+                    ran: ran.is_some(),
+                    statements: ran.map(|r| r.statements),
+                    duration_ms: ran.map(|r| ms(r.duration)),
+                    checksum: ran.map(|r| r.checksum.to_string()),
+                    runs: *d == Decision::Run,
+                }
+            })
+            .collect(),
+    }
+}
+
 /// seed:status.
-pub fn status(ctx: &Context) -> Result<u8> {
+pub(crate) fn status(ctx: &Context) -> Result<u8> {
     let seeds = discover_seeds(&ctx.config.seeds_dir, &ctx.paths)?;
     let infos = infos(&seeds, |_| true)?;
     let rows = block_on(async {
         let mut s = Session::open(ctx).await?;
-        let rows = s.db.read_seeds(&s.tables).await;
+        let rows = ledger::read_seeds(&mut s.db, &s.tables).await;
         s.close().await;
         Ok(rows?.unwrap_or_default())
     })?;
-    let mut lines: Vec<(String, Option<Mode>, SeedState, Option<&SeedRow>)> = infos
+    let line =
+        |key: &str, mode: Option<Mode>, st: SeedState, row: Option<&SeedRow>| SeedStatusLine {
+            seed: key.to_owned(),
+            mode: mode.map(Mode::as_str),
+            state: st.as_str(),
+            run_count: row.map_or(0, |r| r.run_count),
+            last_run_at: row.map(|r| r.last_run_at.clone()),
+            checksum: row.map(|r| r.checksum.to_string()),
+        };
+    let mut lines: Vec<SeedStatusLine> = infos
         .iter()
         .map(|i| {
-            let row = rows.iter().find(|r| r.path == i.seed.key);
-            (i.seed.key.clone(), Some(i.mode), state(i, row), row)
+            let row = row_of(&rows, &i.seed);
+            line(&i.seed.key, Some(i.mode), state(i, row), row)
         })
         .collect();
     for r in &rows {
         if !infos.iter().any(|i| i.seed.key == r.path) {
-            lines.push((r.path.clone(), None, SeedState::Missing, Some(r)));
+            lines.push(line(&r.path, None, SeedState::Missing, Some(r)));
         }
     }
-    lines.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    ctx.report.seed_status(&ctx.config, &lines);
+    lines.sort_by(|a, b| a.seed.as_bytes().cmp(b.seed.as_bytes()));
+    ctx.report.print(&SeedStatusOut {
+        environment: ctx.config.environment.clone(),
+        seeds: lines,
+        url: ctx
+            .config
+            .connection()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        color: ctx.report.term.stdout_color,
+    });
     Ok(0)
 }

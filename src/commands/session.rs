@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::commands::Context;
 use crate::config::Ident;
+use crate::db::ledger::Tables;
 use crate::db::lock::lock_name;
-use crate::db::{DEFAULT_CONNECT_TIMEOUT, Db, Tables};
+use crate::db::{DEFAULT_CONNECT_TIMEOUT, Db};
 use crate::error::{Error, Result, UsageError};
 
 /// Runs an async command body on a single-threaded runtime (one connection needs no more).
-pub fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -21,16 +22,16 @@ pub fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T>
 }
 
 /// An open connection to the configured database, with its ledger tables.
-pub struct Session {
-    pub db: Db,
-    pub tables: Tables,
-    pub lock: String,
+pub(crate) struct Session {
+    pub(crate) db: Db,
+    pub(crate) tables: Tables,
+    pub(crate) lock: String,
     locked: bool,
 }
 
 impl Session {
     /// Connects to the configured database.
-    pub async fn open(ctx: &Context) -> Result<Session> {
+    pub(crate) async fn open(ctx: &Context) -> Result<Session> {
         let conn = ctx.config.connection()?;
         let Some(database) = conn.database.as_deref() else {
             return Err(UsageError::NoDatabase(conn.to_string()).into());
@@ -59,7 +60,7 @@ impl Session {
 
     /// Takes the migration lock (waiting up to `lock_timeout`), and warns about clusters where
     /// it does not protect.
-    pub async fn lock(&mut self, ctx: &Context) -> Result<()> {
+    pub(crate) async fn lock(&mut self, ctx: &Context) -> Result<()> {
         self.db.lock(&self.lock, ctx.config.lock_timeout).await?;
         self.locked = true;
         warn_if_cluster(&mut self.db).await;
@@ -67,7 +68,7 @@ impl Session {
     }
 
     /// Releases the lock and closes the connection.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         if self.locked {
             let _ = self.db.unlock(&self.lock).await;
         }
@@ -75,7 +76,7 @@ impl Session {
     }
 }
 
-pub fn connect_timeout(ctx: &Context) -> Duration {
+pub(crate) fn connect_timeout(ctx: &Context) -> Duration {
     ctx.config
         .connection()
         .ok()
@@ -97,7 +98,7 @@ async fn warn_if_cluster(db: &mut Db) {
 }
 
 /// The warning for a server whose `wsrep_on` is `value` (None: no such variable, MySQL).
-pub fn cluster_warning(value: Option<&str>) -> Option<&'static str> {
+pub(crate) fn cluster_warning(value: Option<&str>) -> Option<&'static str> {
     value.filter(|v| v.eq_ignore_ascii_case("ON")).map(|_| {
         "this server is a Galera cluster node (wsrep_on = ON): GET_LOCK locks are local to \
          one node, so two dbtool runs against different nodes do not exclude each other; \
@@ -107,7 +108,7 @@ pub fn cluster_warning(value: Option<&str>) -> Option<&'static str> {
 
 /// Refuses a destructive command in a protected environment unless `--yes` was given or the
 /// user answers yes at a terminal. Without a terminal it never prompts.
-pub fn guard(ctx: &Context, command: &'static str) -> Result<()> {
+pub(crate) fn guard(ctx: &Context, command: &'static str) -> Result<()> {
     if !ctx.config.protected || ctx.yes {
         return Ok(());
     }

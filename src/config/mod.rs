@@ -11,6 +11,7 @@
 
 mod expand;
 pub mod ident;
+mod loader;
 pub mod url;
 
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use toml::de::{DeTable, DeValue};
+use loader::{Loader, Section};
 
 pub use self::url::{Connection, Secret, SslMode};
 pub use expand::{ExpandError, expand};
@@ -249,11 +250,48 @@ pub fn parse(
         None => None,
     };
     let section = section.as_ref();
+    let settings = settings(&loader, &environment, section, &root)?;
+    let connection = loader.connection(overrides, &environment, section, &root)?;
 
+    Ok(Config {
+        environment,
+        knexfile,
+        root,
+        migrations_dir: settings.migrations_dir,
+        seeds_dir: settings.seeds_dir,
+        migrations_table: settings.migrations_table,
+        seeds_table: settings.seeds_table,
+        log_table: settings.log_table,
+        lock_timeout: settings.lock_timeout,
+        protected: settings.protected,
+        out_of_order: settings.out_of_order,
+        connection,
+        warnings: loader.warnings,
+    })
+}
+
+/// An environment's settings other than its connection.
+struct Settings {
+    migrations_dir: PathBuf,
+    seeds_dir: PathBuf,
+    migrations_table: Ident,
+    seeds_table: Ident,
+    log_table: Ident,
+    lock_timeout: Duration,
+    protected: bool,
+    out_of_order: bool,
+}
+
+fn settings(
+    loader: &Loader<'_>,
+    environment: &str,
+    section: Option<&Section>,
+    root: &Path,
+) -> Result<Settings, ConfigError> {
     let get_str = |key: &str| -> Result<Option<String>, ConfigError> {
         match section.and_then(|s| s.get(key)) {
             None => Ok(None),
-            Some(v) => loader.string(&environment, key, v).map(Some),
+            Some(v) => loader.string(environment, key, v).map(Some),
         }
     };
     let dir = |s: Option<String>, default: &str| root.join(s.unwrap_or_else(|| default.into()));
@@ -276,23 +314,18 @@ pub fn parse(
 
     let lock_timeout = match section.and_then(|s| s.get("lock_timeout")) {
         None => Duration::from_secs(60),
-        Some(v) => loader.seconds(&environment, "lock_timeout", v)?,
+        Some(v) => loader.seconds(environment, "lock_timeout", v)?,
     };
     let protected = match section.and_then(|s| s.get("protected")) {
         None => false,
-        Some(v) => loader.boolean(&environment, "protected", v)?,
+        Some(v) => loader.boolean(environment, "protected", v)?,
     };
     let out_of_order = match section.and_then(|s| s.get("out_of_order")) {
         None => true,
-        Some(v) => loader.boolean(&environment, "out_of_order", v)?,
+        Some(v) => loader.boolean(environment, "out_of_order", v)?,
     };
 
-    let connection = loader.connection(overrides, &environment, section, &root)?;
-
-    Ok(Config {
-        environment,
-        knexfile,
-        root,
+    Ok(Settings {
         migrations_dir,
         seeds_dir,
         migrations_table,
@@ -301,369 +334,7 @@ pub fn parse(
         lock_timeout,
         protected,
         out_of_order,
-        connection,
-        warnings: loader.warnings,
     })
-}
-
-/// Keys an environment section may hold.
-const ENV_KEYS: &[&str] = &[
-    "url",
-    "connection",
-    "migrations_dir",
-    "seeds_dir",
-    "migrations_table",
-    "seeds_table",
-    "log_table",
-    "lock_timeout",
-    "protected",
-    "out_of_order",
-    "ssl_mode",
-    "ssl_ca",
-    "connect_timeout",
-];
-
-/// Keys a `[ENV.connection]` table may hold.
-const CONNECTION_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "user",
-    "password",
-    "database",
-    "socket",
-    "ssl_mode",
-    "ssl_ca",
-    "connect_timeout",
-];
-
-/// An environment's section, owned, with the line of each key.
-type Section = HashMap<String, (usize, Value)>;
-
-/// A TOML value reduced to what a knexfile uses.
-#[derive(Debug, Clone)]
-enum Value {
-    Str(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    Table(HashMap<String, (usize, Value)>),
-    Other(&'static str),
-}
-
-impl Value {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "a string",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a float",
-            Value::Bool(_) => "a boolean",
-            Value::Table(_) => "a table",
-            Value::Other(t) => t,
-        }
-    }
-}
-
-struct Loader<'a> {
-    path: PathBuf,
-    text: &'a str,
-    env: &'a Env,
-    warnings: Vec<String>,
-}
-
-impl Loader<'_> {
-    fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count()
-            + 1
-    }
-
-    /// `knexfile.toml:3 development.url`
-    fn at(&self, line: usize, key: &str) -> String {
-        format!("{}:{line}: {key}", self.path.display())
-    }
-
-    fn convert(&self, v: &toml::Spanned<DeValue<'_>>) -> Value {
-        match v.get_ref() {
-            DeValue::String(s) => Value::Str(s.to_string()),
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .map(Value::Int)
-                .unwrap_or(Value::Other("an integer out of range")),
-            DeValue::Float(f) => f
-                .as_str()
-                .parse()
-                .map(Value::Float)
-                .unwrap_or(Value::Other("a float")),
-            DeValue::Boolean(b) => Value::Bool(*b),
-            DeValue::Datetime(_) => Value::Other("a date-time"),
-            DeValue::Array(_) => Value::Other("an array"),
-            DeValue::Table(t) => Value::Table(
-                t.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.get_ref().to_string(),
-                            (self.line_of(k.span().start), self.convert(v)),
-                        )
-                    })
-                    .collect(),
-            ),
-        }
-    }
-
-    /// Parses the knexfile, checks every environment's key names, and returns the section of
-    /// `environment` (None if the file has no such section and... it is an error then).
-    fn section(&mut self, text: &str, environment: &str) -> Result<Option<Section>, ConfigError> {
-        let doc = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
-            path: self.path.clone(),
-            line: e.span().map_or(1, |s| self.line_of(s.start)),
-            message: e.message().trim().to_owned(),
-        })?;
-        let mut names: Vec<(usize, String)> = Vec::new();
-        let mut chosen = None;
-        for (k, v) in doc.get_ref().iter() {
-            let name = k.get_ref().to_string();
-            let line = self.line_of(k.span().start);
-            let Value::Table(table) = self.convert(v) else {
-                return Err(ConfigError::Type {
-                    at: self.at(line, &name),
-                    expected: "an environment table such as [development]",
-                    found: self.convert(v).type_name().to_owned(),
-                });
-            };
-            self.check_keys(&name, &table, ENV_KEYS);
-            if let Some((_, Value::Table(conn))) = table.get("connection") {
-                self.check_keys(&format!("{name}.connection"), conn, CONNECTION_KEYS);
-            }
-            if name == environment {
-                chosen = Some(table);
-            }
-            names.push((line, name));
-        }
-        names.sort();
-        let names: Vec<String> = names.into_iter().map(|(_, n)| n).collect();
-        match chosen {
-            Some(t) => Ok(Some(t)),
-            None => Err(ConfigError::UnknownEnvironment {
-                path: self.path.clone(),
-                name: environment.to_owned(),
-                available: if names.is_empty() {
-                    "none (the file has no [environment] section)".into()
-                } else {
-                    names.join(", ")
-                },
-            }),
-        }
-    }
-
-    fn check_keys(&mut self, prefix: &str, table: &Section, known: &[&str]) {
-        let mut keys: Vec<_> = table.iter().collect();
-        keys.sort_by_key(|(_, (line, _))| *line);
-        for (key, (line, _)) in keys {
-            if known.contains(&key.as_str()) {
-                continue;
-            }
-            let nearest = known
-                .iter()
-                .map(|k| (strsim::levenshtein(k, key), *k))
-                .min()
-                .filter(|(d, k)| *d <= 3.max(k.len() / 3))
-                .map(|(_, k)| format!("; did you mean `{k}`?"))
-                .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
-            self.warnings.push(format!(
-                "{}:{line}: unknown key `{prefix}.{key}` is ignored{nearest}",
-                self.path.display()
-            ));
-        }
-    }
-
-    fn string(&self, env_name: &str, key: &str, v: &(usize, Value)) -> Result<String, ConfigError> {
-        let at = self.at(v.0, &format!("{env_name}.{key}"));
-        match &v.1 {
-            Value::Str(s) => expand(s, self.env).map_err(|e| e.at(at)),
-            other => Err(ConfigError::Type {
-                at,
-                expected: "a string",
-                found: other.type_name().to_owned(),
-            }),
-        }
-    }
-
-    fn seconds(
-        &self,
-        env_name: &str,
-        key: &str,
-        v: &(usize, Value),
-    ) -> Result<Duration, ConfigError> {
-        let at = self.at(v.0, &format!("{env_name}.{key}"));
-        let bad = |found: String| ConfigError::Type {
-            at: at.clone(),
-            expected: "a number of seconds (0 or more)",
-            found,
-        };
-        let secs: f64 = match &v.1 {
-            Value::Int(i) => *i as f64,
-            Value::Float(f) => *f,
-            Value::Str(_) => {
-                let s = self.string(env_name, key, v)?;
-                s.trim().parse().map_err(|_| bad(format!("{s:?}")))?
-            }
-            other => return Err(bad(other.type_name().to_owned())),
-        };
-        if !(0.0..=86_400.0 * 365.0).contains(&secs) {
-            return Err(bad(secs.to_string()));
-        }
-        Ok(Duration::from_secs_f64(secs))
-    }
-
-    fn boolean(&self, env_name: &str, key: &str, v: &(usize, Value)) -> Result<bool, ConfigError> {
-        let at = self.at(v.0, &format!("{env_name}.{key}"));
-        match &v.1 {
-            Value::Bool(b) => Ok(*b),
-            Value::Str(_) => {
-                let s = self.string(env_name, key, v)?;
-                match s.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" => Ok(true),
-                    "false" | "0" | "no" => Ok(false),
-                    _ => Err(ConfigError::Type {
-                        at,
-                        expected: "true or false",
-                        found: format!("{s:?}"),
-                    }),
-                }
-            }
-            other => Err(ConfigError::Type {
-                at,
-                expected: "true or false",
-                found: other.type_name().to_owned(),
-            }),
-        }
-    }
-
-    /// The connection: `--url` > `DATABASE_URL` > the section's `url` or `connection` table.
-    /// Settings that are overridden are not expanded, so an unset `${VAR}` in a URL that is
-    /// not used is no error.
-    fn connection(
-        &mut self,
-        overrides: &Overrides,
-        env_name: &str,
-        section: Option<&Section>,
-        root: &Path,
-    ) -> Result<Option<(Connection, Origin)>, ConfigError> {
-        let from_url = |this: &mut Self, text: &str, at: String| {
-            let (c, unknown) = self::url::parse_url(text).map_err(|problem| ConfigError::Url {
-                at: at.clone(),
-                problem,
-            })?;
-            for p in unknown {
-                this.warnings
-                    .push(format!("{at}: unknown URL parameter `{p}` is ignored"));
-            }
-            Ok::<_, ConfigError>((c, Origin(at)))
-        };
-        let (mut conn, origin) = if let Some(url) = &overrides.url {
-            from_url(self, url, "--url".into())?
-        } else if let Some(url) = self.env.non_empty("DATABASE_URL") {
-            from_url(self, url, "DATABASE_URL".into())?
-        } else {
-            let url = section.and_then(|s| s.get("url"));
-            let table = section.and_then(|s| s.get("connection"));
-            match (url, table) {
-                (Some(_), Some((line, _))) => {
-                    return Err(ConfigError::Invalid {
-                        at: self.at(*line, &format!("{env_name}.connection")),
-                        problem: "give either `url` or a [connection] table, not both".into(),
-                    });
-                }
-                (Some(v), None) => {
-                    let at = self.at(v.0, &format!("{env_name}.url"));
-                    let text = self.string(env_name, "url", v)?;
-                    from_url(self, &text, at)?
-                }
-                (None, Some((line, Value::Table(t)))) => {
-                    let at = self.at(*line, &format!("{env_name}.connection"));
-                    (self.connection_table(env_name, t)?, Origin(at))
-                }
-                (None, Some(v)) => {
-                    return Err(ConfigError::Type {
-                        at: self.at(v.0, &format!("{env_name}.connection")),
-                        expected: "a table ([ENV.connection])",
-                        found: v.1.type_name().to_owned(),
-                    });
-                }
-                (None, None) => return Ok(None),
-            }
-        };
-        // `ssl_mode` and `ssl_ca` may also sit in the environment's own section.
-        if let Some(s) = section {
-            if let Some(v) = s.get("ssl_mode") {
-                conn.ssl_mode = Some(self.ssl_mode(env_name, "ssl_mode", v)?);
-            }
-            if let Some(v) = s.get("ssl_ca") {
-                conn.ssl_ca = Some(PathBuf::from(self.string(env_name, "ssl_ca", v)?));
-            }
-            if let Some(v) = s.get("connect_timeout") {
-                conn.connect_timeout = Some(self.seconds(env_name, "connect_timeout", v)?);
-            }
-        }
-        if let Some(ca) = &conn.ssl_ca {
-            conn.ssl_ca = Some(root.join(ca));
-        }
-        Ok(Some((conn, origin)))
-    }
-
-    fn ssl_mode(
-        &self,
-        env_name: &str,
-        key: &str,
-        v: &(usize, Value),
-    ) -> Result<SslMode, ConfigError> {
-        let s = self.string(env_name, key, v)?;
-        SslMode::parse(&s).ok_or_else(|| ConfigError::Type {
-            at: self.at(v.0, &format!("{env_name}.{key}")),
-            expected: "one of disabled, preferred, required, verify_ca, verify_identity",
-            found: format!("{s:?}"),
-        })
-    }
-
-    fn connection_table(&self, env_name: &str, t: &Section) -> Result<Connection, ConfigError> {
-        let prefix = format!("{env_name}.connection");
-        let s = |key: &str| -> Result<Option<String>, ConfigError> {
-            t.get(key).map(|v| self.string(&prefix, key, v)).transpose()
-        };
-        let mut c = Connection::default();
-        if let Some(h) = s("host")? {
-            c.host = h;
-        }
-        if let Some(v) = t.get("port") {
-            let at = self.at(v.0, &format!("{prefix}.port"));
-            let port = match &v.1 {
-                Value::Int(i) => Some(*i),
-                Value::Str(_) => self.string(&prefix, "port", v)?.trim().parse().ok(),
-                _ => None,
-            };
-            c.port = port
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .ok_or_else(|| ConfigError::Type {
-                    at,
-                    expected: "a port number from 1 to 65535",
-                    found: v.1.type_name().to_owned(),
-                })?;
-        }
-        c.user = s("user")?;
-        c.password = s("password")?.map(Secret::new);
-        c.database = s("database")?.filter(|d| !d.is_empty());
-        c.socket = s("socket")?.map(PathBuf::from);
-        if let Some(v) = t.get("ssl_mode") {
-            c.ssl_mode = Some(self.ssl_mode(&prefix, "ssl_mode", v)?);
-        }
-        c.ssl_ca = s("ssl_ca")?.map(PathBuf::from);
-        if let Some(v) = t.get("connect_timeout") {
-            c.connect_timeout = Some(self.seconds(&prefix, "connect_timeout", v)?);
-        }
-        Ok(c)
-    }
 }
 
 #[cfg(test)]

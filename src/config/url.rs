@@ -244,6 +244,19 @@ pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError
         }
         conn.port = port;
     }
+    let unknown = read_params(&url, &mut conn)?;
+    match url.host_str() {
+        Some(h) if !h.is_empty() && !hostless => {
+            conn.host = h.trim_start_matches('[').trim_end_matches(']').to_owned();
+        }
+        _ if conn.socket.is_some() => conn.host = "localhost".into(),
+        _ => return Err(UrlError::NoHost),
+    }
+    Ok((conn, unknown))
+}
+
+/// Reads the URL's query parameters into `conn`; returns the names dbtool does not know.
+fn read_params(url: &url::Url, conn: &mut Connection) -> Result<Vec<UnknownParam>, UrlError> {
     let mut unknown = Vec::new();
     for (k, v) in url.query_pairs() {
         match k.to_ascii_lowercase().replace('-', "_").as_str() {
@@ -278,14 +291,7 @@ pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError
             _ => unknown.push("(not shown: not a plain name)".to_owned()),
         }
     }
-    match url.host_str() {
-        Some(h) if !h.is_empty() && !hostless => {
-            conn.host = h.trim_start_matches('[').trim_end_matches(']').to_owned();
-        }
-        _ if conn.socket.is_some() => conn.host = "localhost".into(),
-        _ => return Err(UrlError::NoHost),
-    }
-    Ok((conn, unknown))
+    Ok(unknown)
 }
 
 #[cfg(test)]

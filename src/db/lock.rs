@@ -11,17 +11,18 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use super::{Db, DbError, Tables};
+use super::ledger::Tables;
+use super::{Db, DbError};
 
 /// Who holds the lock, from `IS_USED_LOCK` and the process list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub connection_id: u64,
-    pub user: Option<String>,
-    pub host: Option<String>,
+pub(crate) struct Holder {
+    pub(crate) connection_id: u64,
+    pub(crate) user: Option<String>,
+    pub(crate) host: Option<String>,
     /// Seconds the holder's connection has been in its current state.
-    pub seconds: Option<u64>,
-    pub state: Option<String>,
+    pub(crate) seconds: Option<u64>,
+    pub(crate) state: Option<String>,
 }
 
 impl std::fmt::Display for Holder {
@@ -40,7 +41,7 @@ impl std::fmt::Display for Holder {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error(
         "could not get the migration lock `{name}` within {secs} s: it is held by {holder}\n  \
          another dbtool is running against this database; wait for it, or if it is stuck, \
@@ -60,7 +61,7 @@ pub enum LockError {
 }
 
 /// The lock's name for these tables: `dbtool:<db>.<table>`, hashed when longer than 64.
-pub fn lock_name(t: &Tables) -> String {
+pub(crate) fn lock_name(t: &Tables) -> String {
     let full = format!(
         "dbtool:{}.{}",
         t.database.as_str(),
@@ -76,7 +77,7 @@ pub fn lock_name(t: &Tables) -> String {
 
 impl Db {
     /// Takes the lock, waiting up to `timeout`. Logs once when it has to wait.
-    pub async fn lock(&mut self, name: &str, timeout: Duration) -> Result<(), LockError> {
+    pub(crate) async fn lock(&mut self, name: &str, timeout: Duration) -> Result<(), LockError> {
         let start = Instant::now();
         let mut told = false;
         loop {
@@ -110,7 +111,7 @@ impl Db {
     }
 
     /// Releases the lock (also released when the connection ends).
-    pub async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
+    pub(crate) async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
         self.conn
             .exec_drop("DO RELEASE_LOCK(?)", (name,))
             .await
@@ -118,7 +119,7 @@ impl Db {
     }
 
     /// Who holds the lock now, if anyone.
-    pub async fn lock_holder(&mut self, name: &str) -> Result<Option<Holder>, DbError> {
+    pub(crate) async fn lock_holder(&mut self, name: &str) -> Result<Option<Holder>, DbError> {
         let id: Option<Option<u64>> = self
             .conn
             .exec_first("SELECT IS_USED_LOCK(?)", (name,))

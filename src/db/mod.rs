@@ -6,9 +6,9 @@
 //! host fail fast, and the settings mysql_async would query at connect time are given instead
 //! (one round trip less for every command). Errors name the redacted URL, never the password.
 
-pub mod exec;
-pub mod ledger;
-pub mod lock;
+pub(crate) mod ledger;
+pub(crate) mod lock;
+pub(crate) mod packet;
 
 use std::fmt;
 use std::time::Duration;
@@ -16,10 +16,10 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
-use crate::config::{Connection, Ident, SslMode};
+use crate::config::{Connection, SslMode};
 
 /// How long a connection attempt may take unless `connect_timeout` says otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest packet mysql_async will accept from or send to the server: 1 GiB, the protocol's
 /// own limit. The server's `max_allowed_packet` is smaller and is read when it matters.
@@ -27,10 +27,10 @@ const CLIENT_MAX_PACKET: usize = 1 << 30;
 
 /// A server error as the mysql client shows it: `ERROR 1054 (42S22): Unknown column …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerError {
-    pub code: u16,
-    pub state: String,
-    pub message: String,
+pub(crate) struct ServerError {
+    pub(crate) code: u16,
+    pub(crate) state: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ServerError {
@@ -41,7 +41,7 @@ impl fmt::Display for ServerError {
 
 /// Why a query did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DbError {
+pub(crate) enum DbError {
     #[error("{0}")]
     Server(ServerError),
     /// The connection broke (server gone, killed, network): nothing more can be sent on it.
@@ -52,38 +52,25 @@ pub enum DbError {
 }
 
 impl DbError {
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            DbError::Server(e) => Some(e.code),
-            _ => None,
-        }
-    }
-
-    pub fn is_lost(&self) -> bool {
+    pub(crate) fn is_lost(&self) -> bool {
         matches!(self, DbError::Lost(_))
     }
 }
 
 /// Server error codes dbtool reacts to.
-pub mod codes {
-    /// ER_ACCESS_DENIED_ERROR
-    pub const ACCESS_DENIED: u16 = 1045;
+pub(crate) mod codes {
     /// ER_BAD_DB_ERROR
-    pub const UNKNOWN_DATABASE: u16 = 1049;
+    pub(crate) const UNKNOWN_DATABASE: u16 = 1049;
     /// ER_NO_SUCH_TABLE
-    pub const NO_SUCH_TABLE: u16 = 1146;
+    pub(crate) const NO_SUCH_TABLE: u16 = 1146;
     /// ER_BAD_FIELD_ERROR
-    pub const UNKNOWN_COLUMN: u16 = 1054;
-    /// ER_NET_PACKET_TOO_LARGE
-    pub const PACKET_TOO_LARGE: u16 = 1153;
-    /// ER_QUERY_INTERRUPTED
-    pub const QUERY_INTERRUPTED: u16 = 1317;
-    /// ER_CONNECTION_KILLED
-    pub const CONNECTION_KILLED: u16 = 1927;
+    pub(crate) const UNKNOWN_COLUMN: u16 = 1054;
+    /// ER_CONNECTION_KILLED (MariaDB; MySQL closes the connection instead)
+    pub(crate) const CONNECTION_KILLED: u16 = 1927;
     /// ER_SERVER_SHUTDOWN
-    pub const SERVER_SHUTDOWN: u16 = 1053;
-    /// ER_DBACCESS_DENIED_ERROR
-    pub const DB_ACCESS_DENIED: u16 = 1044;
+    pub(crate) const SERVER_SHUTDOWN: u16 = 1053;
+    /// ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8.0.24+: wait_timeout ended the session)
+    pub(crate) const CLIENT_TIMEOUT: u16 = 4031;
 }
 
 impl From<mysql_async::Error> for DbError {
@@ -91,7 +78,10 @@ impl From<mysql_async::Error> for DbError {
         match e {
             mysql_async::Error::Server(s) => {
                 // A killed connection or a server shutting down ends the connection too.
-                if matches!(s.code, codes::CONNECTION_KILLED | codes::SERVER_SHUTDOWN) {
+                if matches!(
+                    s.code,
+                    codes::CONNECTION_KILLED | codes::SERVER_SHUTDOWN | codes::CLIENT_TIMEOUT
+                ) {
                     DbError::Lost(format!("ERROR {} ({}): {}", s.code, s.state, s.message))
                 } else {
                     DbError::Server(ServerError {
@@ -113,9 +103,12 @@ impl From<mysql_async::Error> for DbError {
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("cannot connect to {target}: {problem}")]
     Failed { target: String, problem: String },
+    /// The server answered, and refused (a login error): waiting will not help.
+    #[error("cannot connect to {target}: {error}")]
+    Refused { target: String, error: ServerError },
     #[error("cannot connect to {target}: no answer within {secs} s (connect_timeout)")]
     Timeout { target: String, secs: u64 },
     #[error(
@@ -129,14 +122,14 @@ pub enum ConnectError {
 /// Which server answers. MySQL's versions now pass 10 (9.7, then calendar versions such as
 /// 26.7), so the number says nothing; MariaDB puts its name in `VERSION()`, MySQL never does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub(crate) enum Flavor {
     MariaDb,
     MySql,
 }
 
 impl Flavor {
     /// The flavor a `VERSION()` string names.
-    pub fn of_version(version: &str) -> Flavor {
+    pub(crate) fn of_version(version: &str) -> Flavor {
         if version.to_ascii_lowercase().contains("mariadb") {
             Flavor::MariaDb
         } else {
@@ -145,47 +138,18 @@ impl Flavor {
     }
 }
 
-/// The quoted, database-qualified names of the ledger tables.
-#[derive(Debug, Clone)]
-pub struct Tables {
-    pub database: Ident,
-    pub migrations: String,
-    pub seeds: String,
-    pub log: String,
-    /// The bare names, for information_schema lookups and messages.
-    pub migrations_name: Ident,
-    pub seeds_name: Ident,
-    pub log_name: Ident,
-}
-
-impl Tables {
-    pub fn new(database: Ident, migrations: &Ident, seeds: &Ident, log: &Ident) -> Tables {
-        Tables {
-            migrations: format!("{database}.{migrations}"),
-            seeds: format!("{database}.{seeds}"),
-            log: format!("{database}.{log}"),
-            database,
-            migrations_name: migrations.clone(),
-            seeds_name: seeds.clone(),
-            log_name: log.clone(),
-        }
-    }
-}
-
 /// One open connection.
-pub struct Db {
-    pub conn: Conn,
+pub(crate) struct Db {
+    pub(crate) conn: Conn,
     /// The server's flavor, once read (`Db::flavor`).
     flavor: Option<Flavor>,
-    /// The redacted URL, for messages.
-    pub target: String,
     /// The server's `max_allowed_packet`, once read.
     max_packet: Option<usize>,
 }
 
 impl Db {
     /// Opens a connection. `database` may be None (db:create, db:wait).
-    pub async fn connect(c: &Connection, timeout: Duration) -> Result<Db, ConnectError> {
+    pub(crate) async fn connect(c: &Connection, timeout: Duration) -> Result<Db, ConnectError> {
         let target = c.to_string();
         let mut opts = OptsBuilder::default()
             .ip_or_hostname(c.host.clone())
@@ -251,13 +215,12 @@ impl Db {
         Ok(Db {
             conn,
             flavor: None,
-            target,
             max_packet: None,
         })
     }
 
     /// The server's `max_allowed_packet` (read once).
-    pub async fn max_packet(&mut self) -> Result<usize, DbError> {
+    pub(crate) async fn max_packet(&mut self) -> Result<usize, DbError> {
         if let Some(n) = self.max_packet {
             return Ok(n);
         }
@@ -268,7 +231,7 @@ impl Db {
     }
 
     /// MariaDB or MySQL, from `VERSION()` (read once, only by the commands that need it).
-    pub async fn flavor(&mut self) -> Result<Flavor, DbError> {
+    pub(crate) async fn flavor(&mut self) -> Result<Flavor, DbError> {
         if let Some(f) = self.flavor {
             return Ok(f);
         }
@@ -279,7 +242,7 @@ impl Db {
     }
 
     /// Closes the connection politely (a dropped connection is closed by the server too).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self.conn.disconnect().await;
     }
 }
@@ -331,9 +294,13 @@ fn connect_error(e: mysql_async::Error, target: &str, c: &Connection) -> Connect
                 database: c.database.clone().unwrap_or_default(),
             }
         }
-        mysql_async::Error::Server(s) => ConnectError::Failed {
+        mysql_async::Error::Server(s) => ConnectError::Refused {
             target,
-            problem: format!("ERROR {} ({}): {}", s.code, s.state, s.message),
+            error: ServerError {
+                code: s.code,
+                state: s.state,
+                message: s.message,
+            },
         },
         mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => {
             ConnectError::Tls {

@@ -7,6 +7,7 @@
 
 pub mod checksum;
 pub mod name;
+pub mod seed;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +20,7 @@ use walkdir::WalkDir;
 pub use checksum::{Checksum, checksum};
 use name::{BadName, parse_migration_name};
 pub use name::{Direction, Version};
+pub use seed::{Mode, SeedFile};
 
 /// A file as the user knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,15 +69,11 @@ pub struct MigrationFile {
 }
 
 impl MigrationFile {
-    /// The up or the down file. Callers ask for a down file only once the planner has checked
-    /// there is one.
-    pub fn sql(&self, down: bool) -> &SqlFile {
-        if down {
-            self.down
-                .as_ref()
-                .expect("the planner checked the down file")
-        } else {
-            &self.up
+    /// The file that runs in `direction`: the up file, or the down file if there is one.
+    pub fn file(&self, direction: Direction) -> Option<&SqlFile> {
+        match direction {
+            Direction::Up => Some(&self.up),
+            Direction::Down => self.down.as_ref(),
         }
     }
 
@@ -144,12 +142,6 @@ pub struct Paths {
 }
 
 impl Paths {
-    pub fn from_cwd() -> Self {
-        Paths {
-            cwd: std::env::current_dir().unwrap_or_default(),
-        }
-    }
-
     pub fn display(&self, path: &Path) -> String {
         path.strip_prefix(&self.cwd)
             .unwrap_or(path)
@@ -239,6 +231,10 @@ pub fn list_versions(dir: &Path) -> std::collections::BTreeSet<Version> {
         .collect()
 }
 
+/// Up files by version (with their names), and down files, as found.
+type Ups = BTreeMap<Version, (String, SqlFile)>;
+type Downs = Vec<(Version, String, SqlFile)>;
+
 /// Finds the migrations under `dir`, ordered by version, and hashes their up files.
 pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFile>, FileProblems> {
     let mut problems = Vec::new();
@@ -248,9 +244,45 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
         " (create it, set migrations_dir in knexfile.toml, or run `dbtool init`)",
         &mut problems,
     );
+    let (ups, downs) = sort_names(found, paths, &mut problems);
+    let mut down_of = pair_downs(&ups, downs, &mut problems);
+    let mut migrations = Vec::with_capacity(ups.len());
+    for (version, (name, up)) in ups {
+        let bytes = match fs::read(&up.path) {
+            Err(e) => {
+                problems.push(up.problem(Problem::Unreadable(e)));
+                continue;
+            }
+            Ok(bytes) => bytes,
+        };
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            problems.push(up.problem(Problem::InvalidUtf8 {
+                offset: e.valid_up_to() as u64,
+            }));
+            continue;
+        }
+        let down = down_of.remove(&version);
+        migrations.push(MigrationFile {
+            checksum: checksum(&bytes),
+            version,
+            name,
+            up,
+            down,
+        });
+    }
+    if problems.is_empty() {
+        Ok(migrations)
+    } else {
+        problems.sort_by(|a, b| a.path.cmp(&b.path));
+        Err(FileProblems(problems))
+    }
+}
 
-    let mut ups: BTreeMap<Version, (String, SqlFile)> = BTreeMap::new();
-    let mut downs: Vec<(Version, String, SqlFile)> = Vec::new();
+/// Reads the names of the files found: up files by version (a second up file of a version is
+/// a problem), down files, misnamed `.sql` files as problems.
+fn sort_names(found: Vec<PathBuf>, paths: &Paths, problems: &mut Vec<FileProblem>) -> (Ups, Downs) {
+    let mut ups = Ups::new();
+    let mut downs = Downs::new();
     for path in found {
         let file = paths.file(path);
         let Some(file_name) = file
@@ -279,7 +311,15 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
             },
         }
     }
+    (ups, downs)
+}
 
+/// Each down file with its up file (same version and name); the others are problems.
+fn pair_downs(
+    ups: &Ups,
+    mut downs: Downs,
+    problems: &mut Vec<FileProblem>,
+) -> BTreeMap<Version, SqlFile> {
     let mut down_of: BTreeMap<Version, SqlFile> = BTreeMap::new();
     downs.sort_by(|a, b| a.2.display.cmp(&b.2.display));
     for (version, name, file) in downs {
@@ -300,36 +340,7 @@ pub fn discover_migrations(dir: &Path, paths: &Paths) -> Result<Vec<MigrationFil
             }
         }
     }
-
-    let mut migrations = Vec::with_capacity(ups.len());
-    for (version, (name, up)) in ups {
-        match fs::read(&up.path) {
-            Err(e) => problems.push(up.problem(Problem::Unreadable(e))),
-            Ok(bytes) => {
-                if let Err(e) = std::str::from_utf8(&bytes) {
-                    problems.push(up.problem(Problem::InvalidUtf8 {
-                        offset: e.valid_up_to() as u64,
-                    }));
-                    continue;
-                }
-                let down = down_of.remove(&version);
-                migrations.push(MigrationFile {
-                    checksum: checksum(&bytes),
-                    version,
-                    name,
-                    up,
-                    down,
-                });
-            }
-        }
-    }
-
-    if problems.is_empty() {
-        Ok(migrations)
-    } else {
-        problems.sort_by(|a, b| a.path.cmp(&b.path));
-        Err(FileProblems(problems))
-    }
+    down_of
 }
 
 /// The two files in path order, so reports do not depend on the order of directory entries.
@@ -339,14 +350,6 @@ fn ordered(a: SqlFile, b: SqlFile) -> (SqlFile, SqlFile) {
     } else {
         (b, a)
     }
-}
-
-/// One seed script on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SeedFile {
-    /// Path relative to the seeds folder with `/` separators: its key in the seeds ledger.
-    pub key: String,
-    pub file: SqlFile,
 }
 
 /// Finds the seeds under `dir` in byte order of their path relative to it.

@@ -33,6 +33,12 @@ impl Version {
     pub fn number(&self) -> &str {
         &self.text[self.skip..]
     }
+
+    /// The form the ledger stores and every comparison uses: the number without leading zeros
+    /// (`001` and `1` are one version, so they must be one ledger key).
+    pub fn canonical(&self) -> &str {
+        self.number()
+    }
 }
 
 impl FromStr for Version {
@@ -89,11 +95,30 @@ impl fmt::Debug for Version {
     }
 }
 
-/// Which half of a migration a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which half of a migration a file holds, and which way a step runs: the one encoding of
+/// up/down in dbtool (files, plans, the runner and the ledger's `direction` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     Up,
     Down,
+}
+
+impl Direction {
+    /// As the ledger's `direction` column and JSON write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "up" => Some(Direction::Up),
+            "down" => Some(Direction::Down),
+            _ => None,
+        }
+    }
 }
 
 /// A parsed migration file name.

@@ -139,12 +139,20 @@ fn version_and_help() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let p = empty_project();
+    // A project with a working connection: exit 2 can only come from the command line.
+    let db = TestDb::new();
+    let p = Project::new(&db);
+    p.run(&["migrate:status"]).ok();
     p.run(&["migrate:rollback", "--all", "--step", "2"])
         .code(2)
         .stderr_has("cannot be used with");
-    p.run(&["migrate:resolve", "1"]).code(2);
-    p.run(&["migrate:status", "-q", "-v"]).code(2);
+    p.run(&["migrate:resolve", "1"])
+        .code(2)
+        .stderr_has("required arguments were not provided")
+        .stderr_has("--applied");
+    p.run(&["migrate:status", "-q", "-v"])
+        .code(2)
+        .stderr_has("cannot be used with");
 }
 
 #[test]

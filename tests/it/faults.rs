@@ -126,7 +126,8 @@ fn check_consistent(db: &mut TestDb, migrations: &[(String, Vec<Stmt>)]) -> Resu
         Vec::new()
     };
     for (id, stmts) in migrations {
-        let version = id.split('_').next().unwrap();
+        // The ledger stores versions without leading zeros.
+        let version = id.split('_').next().unwrap().trim_start_matches('0');
         let seen = effects(db, stmts);
         let expected = match rows.iter().find(|r| r.0 == version) {
             None => 0,
@@ -202,6 +203,113 @@ fn sigkill_at_random_points_never_leaves_an_inconsistent_ledger() {
         inconsistencies.len()
     );
     assert!(inconsistencies.is_empty(), "{inconsistencies:#?}");
+    assert!(
+        killed_mid_run >= trials / 2,
+        "most kills should land inside a run"
+    );
+}
+
+/// For every migration of the rollback trial: the ledger's account equals the tables left.
+/// Each up creates r{i}_1..3; its down drops r{i}_3, r{i}_2, r{i}_1 (one DDL unit each).
+fn check_rollback_consistent(db: &mut TestDb, n: u32) -> Result<(), String> {
+    let rows = db.ledger_with("statements_total");
+    let tables = db.tables();
+    for i in 1..=n {
+        let present: Vec<bool> = (1..=3)
+            .map(|k| tables.contains(&format!("r{i}_{k}")))
+            .collect();
+        let left = present.iter().filter(|p| **p).count() as u32;
+        // Tables go newest first, so what is left is always r{i}_1..left.
+        if present.iter().skip(left as usize).any(|p| *p) {
+            return Err(format!(
+                "migration {i}: tables {present:?} are not a prefix"
+            ));
+        }
+        let expected = match rows.iter().find(|r| r.0 == i.to_string()) {
+            None => 0,
+            Some((_, state, _, _)) if state == "applied" => 3,
+            // A rollback part-way: `done` down statements ran.
+            Some((_, _, done, _)) => 3 - done,
+        };
+        if left != expected {
+            return Err(format!(
+                "migration {i}: the ledger says {expected} tables are left, there are {left}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn sigkill_during_a_rollback_leaves_a_truthful_ledger_and_the_rollback_resumes() {
+    const N: u32 = 20;
+    let mut rng = Lcg(0xDB70_0126);
+    let trials = std::env::var("DBTOOL_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(10, |t| (t / 2).max(1));
+    let mut inconsistencies = Vec::new();
+    let mut killed_mid_run = 0;
+    // Kills that left a rollback part-way (a `failed` down row), which the next run resumes.
+    let mut part_way = 0;
+    let mut full_ms = 0u64;
+    for trial in 0..=trials {
+        let mut db = TestDb::new();
+        let p = Project::new(&db);
+        for i in 1..=N {
+            let up: String = (1..=3)
+                .map(|k| format!("CREATE TABLE r{i}_{k} (id INT PRIMARY KEY);\n"))
+                .collect();
+            let down: String = (1..=3)
+                .rev()
+                .map(|k| format!("DROP TABLE r{i}_{k};\n"))
+                .collect();
+            p.migration(&format!("{i}_r{i}"), &up, Some(&down));
+        }
+        p.run(&["migrate:latest"]).ok();
+        if trial == 0 {
+            let start = std::time::Instant::now();
+            p.run(&["migrate:rollback", "--all"]).ok();
+            full_ms = start.elapsed().as_millis() as u64;
+            check_rollback_consistent(&mut db, N).unwrap();
+            continue;
+        }
+        let at = rng.next() % (full_ms.max(20) + 10);
+        let mut child = p.cmd(&["migrate:rollback", "--all"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(at));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        if !finished {
+            killed_mid_run += 1;
+        }
+        wait_quiet(&mut db);
+        if db.ledger().iter().any(|r| r.1 == "failed") {
+            part_way += 1;
+        }
+        if let Err(e) = check_rollback_consistent(&mut db, N) {
+            inconsistencies.push(format!("trial {trial} (kill at {at} ms): {e}"));
+        }
+        // The next rollback finishes the one stopped part-way first, then the rest.
+        let r = p.run(&["migrate:rollback", "--all"]);
+        assert_eq!(
+            r.code, 0,
+            "trial {trial}: the rollback after the kill failed:\n{r}"
+        );
+        check_rollback_consistent(&mut db, N).unwrap();
+        assert!(db.ledger().is_empty(), "trial {trial}: {:?}", db.ledger());
+        assert!(!db.tables().iter().any(|t| t.starts_with('r')));
+    }
+    eprintln!(
+        "rollback kill trials: {trials} ({killed_mid_run} killed mid-run, {part_way} left a \
+         rollback part-way), inconsistencies: {}",
+        inconsistencies.len()
+    );
+    assert!(inconsistencies.is_empty(), "{inconsistencies:#?}");
+    assert!(
+        part_way > 0,
+        "no kill left a rollback part-way: the trial proved nothing"
+    );
     assert!(
         killed_mid_run >= trials / 2,
         "most kills should land inside a run"

@@ -1,5 +1,7 @@
 //! Integration tests: the real binary against the real server, a fresh database per test.
 
+#![allow(unreachable_pub)] // a test crate: nothing in it is reachable from outside
+
 mod bad_input;
 mod cli;
 mod faults;

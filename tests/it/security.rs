@@ -59,35 +59,41 @@ fn no_command_ever_prints_the_password() {
     p.migration(
         "20300101000000_bad",
         "CREATE TABLE ok (id INT);\nSELECT nosuchcolumn FROM ok;\n",
-        None,
+        Some("DROP TABLE ok;\n"),
     );
     let mut outputs = Vec::new();
-    let runs: Vec<Vec<&str>> = vec![
-        vec!["migrate:status"],
-        vec!["migrate:status", "--json"],
-        vec!["migrate:latest", "--dry-run", "-vv"],
-        vec!["migrate:latest", "-vv"],
-        vec!["migrate:latest", "--json"],
-        vec!["migrate:validate"],
-        vec!["migrate:validate", "--json"],
-        vec!["migrate:resolve", "20300101000000", "--rolled-back"],
-        vec!["migrate:up", "-v"],
-        vec!["migrate:resolve", "20300101000000", "--applied"],
-        vec!["migrate:repair"],
-        vec!["migrate:unlock", "--json"],
-        vec!["seed:run", "-vv"],
-        vec!["seed:run", "--dry-run", "--json"],
-        vec!["seed:status"],
-        vec!["seed:status", "--json"],
-        vec!["migrate:rollback", "--all", "--dry-run"],
-        vec!["migrate:rollback", "--all", "-vv"],
-        vec!["db:wait"],
-        vec!["db:create", "--json"],
-        vec!["--help"],
-        vec!["migrate:latest", "--help"],
+    // Each run with the exit code it must have: a command that fails before it reaches the
+    // server would prove nothing about what the server's answers print.
+    let runs: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["migrate:status"], 0),
+        (vec!["migrate:status", "--json"], 0),
+        (vec!["migrate:latest", "--dry-run", "-vv"], 0),
+        (vec!["migrate:latest", "-vv"], 1),
+        (vec!["migrate:latest", "--json"], 1),
+        (vec!["migrate:validate"], 0),
+        (vec!["migrate:validate", "--json"], 0),
+        (
+            vec!["migrate:resolve", "20300101000000", "--rolled-back"],
+            0,
+        ),
+        (vec!["migrate:up", "-v"], 1),
+        (vec!["migrate:resolve", "20300101000000", "--applied"], 0),
+        (vec!["migrate:repair"], 0),
+        (vec!["migrate:unlock", "--json"], 0),
+        (vec!["seed:run", "-vv"], 0),
+        (vec!["seed:run", "--dry-run", "--json"], 0),
+        (vec!["seed:status"], 0),
+        (vec!["seed:status", "--json"], 0),
+        (vec!["migrate:rollback", "--all", "--dry-run"], 0),
+        (vec!["migrate:rollback", "--all", "-vv"], 0),
+        (vec!["db:wait"], 0),
+        (vec!["db:create", "--json"], 0),
+        (vec!["--help"], 0),
+        (vec!["migrate:latest", "--help"], 0),
     ];
-    for args in &runs {
+    for (args, code) in &runs {
         let r = p.run(args);
+        assert_eq!(r.code, *code, "`{}`:\n{r}", args.join(" "));
         outputs.push((args.join(" "), r));
     }
     // The same through DATABASE_URL and --url, and with a wrong database and a wrong password.
@@ -161,19 +167,58 @@ fn no_command_ever_prints_the_password() {
 }
 
 #[test]
-fn configured_table_names_are_quoted_and_used() {
-    let mut db = TestDb::new();
-    let p = Project::example(&db);
-    p.write(
-        "knexfile.toml",
-        &format!(
-            "[development]\nurl = \"{}\"\nmigrations_table = \"my$migrations\"\nseeds_table = \"Seeds_2\"\nlog_table = \"history\"\n",
-            db.url()
-        ),
-    );
-    p.run(&["migrate:latest"]).ok();
-    p.run(&["seed:run"]).ok();
-    let mut tables = db.tables();
-    tables.sort();
-    assert_eq!(tables, ["Seeds_2", "accounts", "history", "my$migrations"]);
+fn table_and_database_names_that_need_quoting_work_and_odd_ones_are_refused() {
+    // A reserved word, digits only, a `$`: valid names that only work quoted. And a database
+    // whose name has a hyphen and a dot.
+    let name = format!("dbtool-odd.{}", std::process::id());
+    let mut server = Server::connect(None);
+    server.exec(&format!("DROP DATABASE IF EXISTS `{name}`"));
+    server.exec(&format!("CREATE DATABASE `{name}`"));
+    let url = format!("{}/{name}", server_url());
+    let p = Project::with_url(&url);
+    for f in [
+        "db/migrations/20240101000000_create_accounts.up.sql",
+        "db/migrations/20240101000000_create_accounts.down.sql",
+        "db/seeds/01_accounts.sql",
+    ] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        p.write(f, &std::fs::read_to_string(root.join(f)).unwrap());
+    }
+    let knexfile = |m: &str, s: &str, l: &str| {
+        format!(
+            "[development]\nurl = \"{url}\"\nmigrations_table = \"{m}\"\nseeds_table = \"{s}\"\n\
+             log_table = \"{l}\"\n"
+        )
+    };
+    p.write("knexfile.toml", &knexfile("select", "2024", "log$1"));
+    let outcome = std::panic::catch_unwind(|| {
+        p.run(&["migrate:latest"]).ok();
+        p.run(&["seed:run"]).ok();
+        p.run(&["migrate:status"]).ok().stdout_has("1 applied");
+        p.run(&["migrate:rollback"]).ok();
+        let mut s = Server::connect(None);
+        let mut tables: Vec<String> = s
+            .rows(&format!(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{name}'"
+            ))
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        tables.sort();
+        assert_eq!(tables, ["2024", "log$1", "select"]);
+        // Names that cannot be quoted safely are refused before anything connects.
+        for (m, key) in [
+            ("my table", "migrations_table"),
+            ("a`b", "migrations_table"),
+        ] {
+            p.write("knexfile.toml", &knexfile(m, "s", "l"));
+            p.run(&["migrate:latest"])
+                .code(2)
+                .stderr_has(&format!("development.{key}"));
+        }
+    });
+    server.exec(&format!("DROP DATABASE IF EXISTS `{name}`"));
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
 }

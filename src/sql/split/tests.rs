@@ -1,7 +1,7 @@
 //! The splitter's table of tricky cases and its properties.
 
 use super::*;
-use proptest::prelude::*;
+use crate::sql::Kind;
 
 /// (body, line) of every statement.
 fn split(sql: &str) -> Vec<(String, u64)> {
@@ -12,7 +12,7 @@ fn split(sql: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn bodies(sql: &str) -> Vec<String> {
+pub(super) fn bodies(sql: &str) -> Vec<String> {
     split(sql).into_iter().map(|(b, _)| b).collect()
 }
 
@@ -25,7 +25,7 @@ fn err(sql: &str) -> SplitError {
 
 /// Splits reading one byte at a time (and 2, 3, 7 at a time), to reach every buffer boundary;
 /// all must agree.
-fn pieces_trickled(sql: &str) -> Result<Vec<Piece>, String> {
+pub(super) fn pieces_trickled(sql: &str) -> Result<Vec<Piece>, String> {
     let one = Splitter::with_chunk_size(sql.as_bytes(), 1)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string());
@@ -38,13 +38,14 @@ fn pieces_trickled(sql: &str) -> Result<Vec<Piece>, String> {
     one
 }
 
-fn pieces(sql: &str) -> Result<Vec<Piece>, String> {
+pub(super) fn pieces(sql: &str) -> Result<Vec<Piece>, String> {
     split_str(sql)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())
 }
 
 #[test]
+// long-fn: a table of cases, one line each
 fn table_of_tricky_cases() {
     let cases: &[(&str, &[&str])] = &[
         ("SELECT 1; SELECT 2;", &["SELECT 1", "SELECT 2"]),
@@ -356,88 +357,4 @@ fn long_runs_of_comments_are_not_held() {
         .collect();
     assert_eq!(stmts, [("SELECT 1".to_owned(), 10_001)]);
     assert_eq!(pieces.iter().map(Piece::raw).collect::<String>(), sql);
-}
-
-/// Text built from the splitter's alphabet, so the interesting states are reached often.
-fn sqlish() -> impl Strategy<Value = String> {
-    let atoms = prop::sample::select(vec![
-        "SELECT",
-        " ",
-        "\n",
-        "\r\n",
-        "\t",
-        ";",
-        "'",
-        "\"",
-        "`",
-        "\\",
-        "--",
-        "-- ",
-        "#",
-        "/*",
-        "*/",
-        "/*!",
-        "/*!40101",
-        "/*+",
-        "---",
-        "*",
-        "/",
-        "-",
-        "$$",
-        "//",
-        "DELIMITER ",
-        "delimiter $$\n",
-        "DELIMITER ;\n",
-        "\nDELIMITER //\n",
-        "a",
-        "1",
-        "é",
-        "''",
-        "BEGIN",
-        "END",
-        "\u{feff}",
-    ]);
-    prop::collection::vec(atoms, 0..60).prop_map(|v| v.concat())
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
-
-    /// The pieces rebuild the input exactly, whatever it is.
-    #[test]
-    fn round_trip(sql in sqlish()) {
-        if let Ok(pieces) = pieces(&sql) {
-            let rebuilt: String = pieces.iter().map(Piece::raw).collect();
-            prop_assert_eq!(rebuilt, sql.clone());
-            for p in &pieces {
-                if let Piece::Statement(s) = p {
-                    prop_assert!(!s.sql().trim().is_empty());
-                    prop_assert!(s.line >= 1);
-                }
-            }
-        }
-    }
-
-    /// Reading one byte at a time gives the same pieces as reading all at once.
-    #[test]
-    fn independent_of_read_sizes(sql in sqlish()) {
-        prop_assert_eq!(pieces_trickled(&sql), pieces(&sql));
-    }
-
-    /// Arbitrary bytes never make it panic.
-    #[test]
-    fn never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        for piece in Splitter::new(&bytes[..]) {
-            let _ = piece;
-        }
-    }
-
-    /// Statements separated by `;` come back as written.
-    #[test]
-    fn plain_statements_come_back(words in prop::collection::vec("[a-z0-9 ,()=]{1,20}", 1..10)) {
-        let words: Vec<String> = words.into_iter().filter(|w| !w.trim().is_empty()).collect();
-        let sql: String = words.iter().map(|w| format!("SELECT {w};\n")).collect();
-        let want: Vec<String> = words.iter().map(|w| format!("SELECT {w}").trim_end().to_owned()).collect();
-        prop_assert_eq!(bodies(&sql), want);
-    }
 }

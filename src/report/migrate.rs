@@ -1,0 +1,185 @@
+//! The results of the migrate:* commands that change the database.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::plural;
+use crate::files::Direction;
+
+/// What a migrate run did (latest, up, rollback, down).
+#[derive(Debug)]
+pub(crate) struct RunOut {
+    pub(crate) direction: Direction,
+    pub(crate) batch: u32,
+    pub(crate) done: Vec<DoneOut>,
+}
+
+/// One migration applied or undone.
+#[derive(Debug, Serialize)]
+pub(crate) struct DoneOut {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) statements: u32,
+    pub(crate) resumed_at_statement: Option<u32>,
+    pub(crate) duration_ms: u64,
+}
+
+impl DoneOut {
+    fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+impl Serialize for RunOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = serde_json::Map::new();
+        let key = match self.direction {
+            Direction::Up => "applied",
+            Direction::Down => "rolled_back",
+        };
+        m.insert(
+            key.into(),
+            serde_json::to_value(&self.done).map_err(serde::ser::Error::custom)?,
+        );
+        if self.direction == Direction::Up && !self.done.is_empty() {
+            m.insert("batch".into(), self.batch.into());
+        }
+        m.serialize(s)
+    }
+}
+
+impl fmt::Display for RunOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.done.is_empty() {
+            return f.write_str(match self.direction {
+                Direction::Up => "Already up to date: no pending migrations.",
+                Direction::Down => "Nothing to roll back.",
+            });
+        }
+        let n = plural(self.done.len(), "migration", "migrations");
+        match self.direction {
+            Direction::Up => writeln!(f, "Applied {n} (batch {}):", self.batch)?,
+            Direction::Down => writeln!(f, "Rolled back {n}:")?,
+        }
+        let width = self.done.iter().map(|d| d.id().len()).max().unwrap_or(0);
+        for d in &self.done {
+            let resumed = d
+                .resumed_at_statement
+                .map(|k| format!(", resumed at statement {k}"))
+                .unwrap_or_default();
+            writeln!(f, "  {:width$}  {} ms{resumed}", d.id(), d.duration_ms)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--dry-run`: the plan and every statement that would run.
+#[derive(Debug)]
+pub(crate) struct DryRun {
+    pub(crate) direction: Direction,
+    pub(crate) batch: u32,
+    pub(crate) steps: Vec<DryStep>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DryStep {
+    pub(crate) version: String,
+    pub(crate) name: String,
+    pub(crate) direction: &'static str,
+    pub(crate) file: String,
+    pub(crate) atomic: bool,
+    pub(crate) start_at_statement: u32,
+    pub(crate) statements: Vec<DryStatement>,
+    /// One line saying what the step does and how.
+    #[serde(skip)]
+    pub(crate) describe: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DryStatement {
+    pub(crate) number: u32,
+    pub(crate) line: u64,
+    pub(crate) sql: String,
+}
+
+impl Serialize for DryRun {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = serde_json::Map::new();
+        m.insert("dry_run".into(), true.into());
+        m.insert(
+            "steps".into(),
+            serde_json::to_value(&self.steps).map_err(serde::ser::Error::custom)?,
+        );
+        if self.direction == Direction::Up {
+            m.insert("batch".into(), self.batch.into());
+        }
+        m.serialize(s)
+    }
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.steps.is_empty() {
+            return f.write_str(match self.direction {
+                Direction::Up => "Dry run: no pending migrations.",
+                Direction::Down => "Dry run: nothing to roll back.",
+            });
+        }
+        writeln!(f, "Dry run: nothing will be changed.")?;
+        if self.direction == Direction::Up {
+            writeln!(f, "Batch {} would run:", self.batch)?;
+        }
+        for step in &self.steps {
+            write!(f, "\n-- {}\n", step.describe)?;
+            for s in &step.statements {
+                writeln!(
+                    f,
+                    "-- {}:{} statement {}\n{};",
+                    step.file, s.line, s.number, s.sql
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// migrate:repair.
+#[derive(Debug, Serialize)]
+pub(crate) struct Repaired {
+    pub(crate) repaired: Vec<RepairItem>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RepairItem {
+    pub(crate) migration: String,
+    pub(crate) change: String,
+}
+
+impl fmt::Display for Repaired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.repaired.is_empty() {
+            return f.write_str("Nothing to repair: every applied migration matches its file.");
+        }
+        writeln!(f, "Repaired {} ledger rows:", self.repaired.len())?;
+        for r in &self.repaired {
+            writeln!(f, "  {}  {}", r.migration, r.change)?;
+        }
+        Ok(())
+    }
+}
+
+/// migrate:resolve.
+#[derive(Debug, Serialize)]
+pub(crate) struct Resolved {
+    pub(crate) resolved: String,
+    #[serde(rename = "as")]
+    pub(crate) settled_as: &'static str,
+    pub(crate) note: String,
+}
+
+impl fmt::Display for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Resolved {}: {}.", self.resolved, self.note)
+    }
+}
