@@ -124,8 +124,11 @@ async fn migrate_in(
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }
+    let tables = s.tables.clone();
+    let names = tables.names();
+    let guarded = runner::guarded(&tables, &names, true);
     if dry_run {
-        let prepared = runner::prepare(&plan)?;
+        let prepared = runner::prepare(&plan, &guarded)?;
         ctx.report.print(&dry_run_out(&plan, &prepared));
         return Ok(0);
     }
@@ -134,7 +137,7 @@ async fn migrate_in(
         return Ok(0);
     }
     // Read and check every file of the plan before taking the lock or writing anything.
-    let first = runner::prepare(&plan)?;
+    let first = runner::prepare(&plan, &guarded)?;
 
     s.lock(ctx).await?;
     ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
@@ -150,11 +153,11 @@ async fn migrate_in(
     let prepared: Vec<Prepared> = if again.steps == plan.steps {
         first
     } else {
-        runner::prepare(&again)?
+        runner::prepare(&again, &guarded)?
     };
     let plan = again;
     let bar = ctx.report.progress_bar(prepared.len() as u64, "migrations");
-    let result = runner::run_migrations(&mut s.db, &s.tables, &plan, &prepared, |d| {
+    let result = runner::run_migrations(&mut s.conns(), &tables, &plan, &prepared, |d| {
         bar.inc(1);
         tracing::debug!(
             "{} {} ({} ms)",

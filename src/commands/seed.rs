@@ -179,11 +179,14 @@ async fn run_in(
             }
             bar.set_message(format!("{n} statements"));
         };
+        let tables = s.tables.clone();
+        let first = done.is_empty();
         let result = runner::run_seed(
-            &mut s.db,
-            &s.tables,
+            &mut s.conns(),
+            &tables,
             &info.seed,
             row_exists,
+            first,
             &mut on_progress,
         )
         .await;

@@ -7,9 +7,11 @@ use std::time::Duration;
 use crate::commands::Context;
 use crate::config::Ident;
 use crate::db::ledger::Tables;
+use crate::db::ledger::write::LockRef;
 use crate::db::lock::lock_name;
 use crate::db::{DEFAULT_CONNECT_TIMEOUT, Db};
 use crate::error::{Error, Result, UsageError};
+use crate::runner::{Conns, Signals};
 
 /// Runs an async command body on a single-threaded runtime (one connection needs no more).
 pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -21,12 +23,20 @@ pub(crate) fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
     rt.block_on(f)
 }
 
-/// An open connection to the configured database, with its ledger tables.
+/// An open connection to the configured database, with its ledger tables; once locked, a
+/// second connection that holds the migration lock.
 pub(crate) struct Session {
     pub(crate) db: Db,
     pub(crate) tables: Tables,
     pub(crate) lock: String,
-    locked: bool,
+    /// The connection holding the lock (its own, so user SQL on `db` cannot release it).
+    control: Option<Db>,
+    /// SIGINT and SIGTERM, caught once the lock is held.
+    signals: Option<Signals>,
+    lock_timeout: Duration,
+    progress: bool,
+    connection: crate::config::Connection,
+    timeout: Duration,
 }
 
 impl Session {
@@ -42,7 +52,8 @@ impl Session {
                 problem: e.to_string(),
             })
         })?;
-        let db = Db::connect(conn, connect_timeout(ctx)).await?;
+        let timeout = connect_timeout(ctx);
+        let db = Db::connect(conn, timeout).await?;
         let tables = Tables::new(
             database,
             &ctx.config.migrations_table,
@@ -54,23 +65,52 @@ impl Session {
             db,
             tables,
             lock,
-            locked: false,
+            control: None,
+            signals: None,
+            lock_timeout: ctx.config.lock_timeout,
+            progress: ctx.report.term.progress,
+            connection: conn.clone(),
+            timeout,
         })
     }
 
-    /// Takes the migration lock (waiting up to `lock_timeout`), and warns about clusters where
-    /// it does not protect.
+    /// Takes the migration lock on a connection of its own (waiting up to `lock_timeout`),
+    /// and warns about clusters where it does not protect.
     pub(crate) async fn lock(&mut self, ctx: &Context) -> Result<()> {
-        self.db.lock(&self.lock, ctx.config.lock_timeout).await?;
-        self.locked = true;
-        warn_if_cluster(&mut self.db).await;
+        let mut control = Db::connect(&self.connection, self.timeout).await?;
+        control.lock(&self.lock, ctx.config.lock_timeout).await?;
+        warn_if_cluster(&mut control).await;
+        self.control = Some(control);
+        // From here a signal stops the running statement instead of the process (the runner
+        // watches for it), so the ledger records what completed and the lock is released.
+        self.signals = Some(Signals::catch());
         Ok(())
     }
 
-    /// Releases the lock and closes the connection.
-    pub(crate) async fn close(mut self) {
-        if self.locked {
-            let _ = self.db.unlock(&self.lock).await;
+    /// The work connection and the lock's, for the runner. Only after [`Session::lock`].
+    pub(crate) fn conns(&mut self) -> Conns<'_> {
+        let (Some(control), Some(signals)) = (self.control.as_mut(), self.signals.as_mut()) else {
+            unreachable!("the runner runs only under the lock, which Session::lock took");
+        };
+        Conns {
+            lock: LockRef {
+                name: self.lock.clone(),
+                id: control.conn.id(),
+            },
+            work: &mut self.db,
+            control,
+            database: &self.tables.database,
+            signals,
+            bound: self.lock_timeout,
+            progress: self.progress,
+        }
+    }
+
+    /// Releases the lock and closes the connections.
+    pub(crate) async fn close(self) {
+        if let Some(mut control) = self.control {
+            let _ = control.unlock(&self.lock).await;
+            control.close().await;
         }
         self.db.close().await;
     }

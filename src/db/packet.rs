@@ -6,10 +6,41 @@
 //! sending it. dbtool relies on that: a statement and the ledger write that records it travel
 //! in one packet, so killing dbtool cannot separate them.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use mysql_async::prelude::Queryable;
 
 use super::{Db, DbError};
 use crate::sql::{Kind, Statement};
+
+/// A packet on its way, as a watcher gets it.
+pub(crate) type PacketFuture<'f> = Pin<Box<dyn Future<Output = Result<(), PacketFailure>> + 'f>>;
+
+/// What a packet runs, for messages while it runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Running<'a> {
+    pub(crate) path: &'a str,
+    /// The first user statement of the packet: its number and line.
+    pub(crate) statement: Option<(u32, u64)>,
+}
+
+impl std::fmt::Display for Running<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.statement {
+            Some((n, line)) => write!(f, "{}:{line}: statement {n}", self.path),
+            None => write!(f, "{}: dbtool's ledger write", self.path),
+        }
+    }
+}
+
+/// Watches packets while the server runs them (the runner's watchdog: waits, signals).
+pub(crate) trait Watcher {
+    fn watch<'f>(&'f mut self, packet: PacketFuture<'f>, what: Running<'f>) -> PacketFuture<'f>;
+
+    /// The run is to stop: no further packet is sent (a signal came).
+    fn stopping(&self) -> bool;
+}
 
 /// A packet that failed: how many of its statements completed before the error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +112,8 @@ pub(crate) enum FailedAt {
     User { number: u32, line: u64, sql: String },
     /// One of dbtool's own statements after the user's (a ledger write).
     After,
+    /// Not sent: the run is stopping (a signal came). What was sent before is recorded.
+    Stopped,
 }
 
 /// Why a packet failed, and where.
@@ -131,6 +164,7 @@ pub(crate) struct Sender<'d> {
     ledger_names: Vec<String>,
     /// For `-v`: the file the statements come from.
     path: String,
+    watch: Option<&'d mut dyn Watcher>,
 }
 
 /// Between two statements of a packet: a line break first, so a statement that ends in a `--`
@@ -155,7 +189,14 @@ impl<'d> Sender<'d> {
             closed: false,
             ledger_names,
             path: path.to_owned(),
+            watch: None,
         }
+    }
+
+    /// Watches every packet with `w`.
+    pub(crate) fn watched(mut self, w: &'d mut dyn Watcher) -> Self {
+        self.watch = Some(w);
+        self
     }
 
     fn append(&mut self, sql: &str) -> std::ops::Range<usize> {
@@ -268,12 +309,29 @@ impl<'d> Sender<'d> {
         if self.text.is_empty() {
             return Ok(());
         }
+        if self.watch.as_deref().is_some_and(|w| w.stopping()) {
+            self.text.clear();
+            self.users.clear();
+            self.ours_before = 0;
+            return Err(SendFailure {
+                at: FailedAt::Stopped,
+                error: DbError::Driver("the run was stopped".into()),
+            });
+        }
         let started = std::time::Instant::now();
         let text = std::mem::take(&mut self.text);
         let users = std::mem::take(&mut self.users);
         let ours_before = std::mem::replace(&mut self.ours_before, 0);
         self.closed = false;
-        let result = self.db.run_packet(&text).await;
+        let running = Running {
+            path: &self.path,
+            statement: users.first().map(|u| (u.number, u.line)),
+        };
+        let packet: PacketFuture<'_> = Box::pin(self.db.run_packet(&text));
+        let result = match self.watch.as_deref_mut() {
+            Some(w) => w.watch(packet, running).await,
+            None => packet.await,
+        };
         if let (Some(first), Some(last)) = (users.first(), users.last()) {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             if first.number == last.number {

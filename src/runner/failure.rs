@@ -7,8 +7,6 @@
 //! statement's start. [`user_message`] cuts the quote at the end of the user's statement and
 //! turns the line into the file's.
 
-use mysql_async::prelude::Queryable;
-
 use crate::db::packet::{FailedAt, PushError, SendFailure, TooLarge};
 use crate::db::{Db, DbError, ServerError};
 use crate::error::Error;
@@ -20,6 +18,12 @@ pub(crate) enum Stop {
     Send(SendFailure),
     TooLarge(TooLarge),
     Split(SplitError),
+    /// A statement refused before it was sent (see `sql::hazard`).
+    Refused {
+        line: u64,
+        number: u32,
+        hazard: crate::sql::hazard::Hazard,
+    },
 }
 
 impl From<PushError> for Stop {
@@ -44,6 +48,8 @@ pub(crate) struct Refused {
     pub(crate) line: u64,
     /// The server's error, its message quoting only the user's statement.
     pub(crate) error: DbError,
+    /// The rollback could not undo everything (rows in non-transactional tables stay).
+    pub(crate) kept_rows: bool,
 }
 
 /// What stopped a script, once settled.
@@ -51,6 +57,14 @@ pub(crate) struct Refused {
 pub(crate) enum Settled {
     /// A user statement failed: the caller says what was kept.
     User(Refused),
+    /// One of dbtool's own statements (a ledger write or its guard) failed.
+    Ledger {
+        error: DbError,
+        /// It ran before any user statement of its packet.
+        before_users: bool,
+    },
+    /// The run stopped before a packet (a signal came); its open transaction is rolled back.
+    Stopped,
     /// Anything else, already the user's error.
     Other(Error),
 }
@@ -58,14 +72,22 @@ pub(crate) enum Settled {
 /// Rolls back the open transaction (when the connection still allows) and sorts the stop.
 pub(crate) async fn settle(db: &mut Db, path: &str, stop: Stop) -> Settled {
     let lost = matches!(&stop, Stop::Send(f) if f.error.is_lost());
-    if !lost {
-        // Undo the open transaction, if any (a no-op otherwise).
-        let _ = db.conn.query_drop("ROLLBACK").await;
-    }
+    // Undo the open transaction, if any (a no-op otherwise).
+    let kept_rows = !lost && db.rollback().await.unwrap_or(false);
     match stop {
         Stop::Split(source) => Settled::Other(Error::Split {
             path: path.to_owned(),
             source,
+        }),
+        Stop::Refused {
+            line,
+            number,
+            hazard,
+        } => Settled::Other(Error::Refused {
+            path: path.to_owned(),
+            line,
+            number,
+            hazard,
         }),
         Stop::TooLarge(t) => Settled::Other(Error::TooLarge {
             path: path.to_owned(),
@@ -87,10 +109,16 @@ pub(crate) async fn settle(db: &mut Db, path: &str, stop: Stop) -> Settled {
                 }),
                 other => other,
             },
+            kept_rows,
         }),
-        Stop::Send(SendFailure { error, .. }) => {
-            Settled::Other(Error::db("writing the ledger", error))
-        }
+        Stop::Send(SendFailure {
+            at: FailedAt::Stopped,
+            ..
+        }) => Settled::Stopped,
+        Stop::Send(SendFailure { at, error }) => Settled::Ledger {
+            error,
+            before_users: at == FailedAt::Ours,
+        },
     }
 }
 

@@ -16,26 +16,48 @@
 //!   (or deletes it, for a rollback), logs the action, and marks the next step in flight.
 //!
 //! A seed runs like an atomic step whose statements stream from the file ([`seed`]).
+//!
+//! What a file does to its session stays in that file: the work connection is reset
+//! (`COM_RESET_CONNECTION`: session variables, `sql_mode`, character set, autocommit, user
+//! variables, temporary tables, table locks) before every file but the first, and returns to
+//! the configured database. The migration lock lives on a connection of its own, so nothing a
+//! file runs can release it, and every ledger write is followed by a guard that checks the row
+//! holds what was written and the lock is still dbtool's (see `db::ledger::write`).
 
 pub(crate) mod failure;
+mod ledger_failure;
 pub(crate) mod prepare;
 mod seed;
+mod step;
+mod step_failure;
+mod watch;
 
 use std::time::{Duration, Instant};
 
 pub(crate) use prepare::{Prepared, describe, prepare, split_file, split_text};
-pub(crate) use seed::{SeedDone, run_seed};
 
+/// What the hazard checks compare statements with, for `t`.
+pub(crate) fn guarded<'a>(t: &'a Tables, names: &'a [&'a str; 3], migration: bool) -> Guarded<'a> {
+    Guarded {
+        tables: names,
+        database: t.database.as_str(),
+        migration,
+    }
+}
+pub(crate) use seed::{SeedDone, run_seed};
+pub(crate) use watch::{Interrupt, Signals};
+
+use crate::config::Ident;
 use crate::db::Db;
-use crate::db::ledger::write::{BEGIN, COMMIT, START_CLOCK, StepRecord};
-use crate::db::ledger::{self, Tables};
+use crate::db::ledger::Tables;
+use crate::db::ledger::write::{LockRef, StepRecord};
 use crate::db::packet::Sender;
-use crate::error::{Error, FailureContext, StatementFailure};
+use crate::error::Error;
 use crate::files::Direction;
 use crate::plan::Plan;
-use crate::rows::Action;
-use failure::{Settled, Stop, settle};
-use prepare::Unit;
+use crate::sql::hazard::Guarded;
+use step::{StepResult, StepRun, run_step};
+use step_failure::step_failed;
 
 /// Packets of batched statements aim at this size (bytes), below `max_allowed_packet`.
 pub(crate) const BATCH_BYTES: usize = 256 << 10;
@@ -64,6 +86,82 @@ pub(crate) struct Stopped {
     pub(crate) error: Error,
 }
 
+/// The connections a run uses: the work connection (user statements with the ledger writes
+/// that record them) and the connection that holds the migration lock.
+pub(crate) struct Conns<'a> {
+    pub(crate) work: &'a mut Db,
+    pub(crate) control: &'a mut Db,
+    pub(crate) lock: LockRef,
+    pub(crate) database: &'a Ident,
+    pub(crate) signals: &'a mut Signals,
+    /// How long dbtool's own statements may wait for a lock (`lock_timeout`).
+    pub(crate) bound: std::time::Duration,
+    /// A terminal shows what runs.
+    pub(crate) progress: bool,
+}
+
+impl Conns<'_> {
+    /// Puts the work connection back in the state a new one has (between files).
+    async fn reset(&mut self) -> Result<(), Error> {
+        self.work
+            .conn
+            .reset()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::db("resetting the session between files", e.into()))
+    }
+
+    /// The statement that returns to the configured database (a reset keeps the current one).
+    fn use_database(&self) -> String {
+        format!("USE {}", self.database)
+    }
+
+    /// The watchdog for the next packets, and the sender that uses it.
+    fn watch(&mut self, t: &Tables) -> (&mut Db, watch::Watch<'_>) {
+        let work_id = self.work.conn.id();
+        let ours = vec![t.migrations.clone(), t.seeds.clone(), t.log.clone()];
+        let w = watch::Watch::new(
+            self.control,
+            work_id,
+            self.bound,
+            ours,
+            self.progress,
+            self.signals,
+        );
+        (self.work, w)
+    }
+
+    /// The error of a run a signal stopped, or that dbtool stopped for waiting too long.
+    fn interrupted(&self, error: Error, gave_up: Option<String>) -> Error {
+        if matches!(error, Error::Interrupted { .. }) {
+            return error;
+        }
+        if let Some(signal) = self.signals.got {
+            return Error::Interrupted {
+                signal,
+                during: Some(Box::new(error)),
+                before: None,
+            };
+        }
+        match (error, gave_up) {
+            (Error::LedgerWrite(mut e), Some(waited)) => {
+                e.cause = crate::error::LedgerCause::Waited(waited);
+                Error::LedgerWrite(e)
+            }
+            (error, _) => error,
+        }
+    }
+
+    /// The run stops here when a signal came while nothing ran.
+    fn stop_before(&self, next: &str) -> Option<Error> {
+        self.signals.got.map(|signal| Error::Interrupted {
+            signal,
+            during: None,
+            before: Some(next.to_owned()),
+        })
+    }
+}
+
 /// The ledger names a server error may quote when it comes from dbtool's own statements.
 fn ledger_names(t: &Tables) -> Vec<String> {
     t.names().iter().map(|n| (*n).to_owned()).collect()
@@ -81,9 +179,9 @@ fn record<'a>(t: &'a Tables, plan: &Plan, p: &'a Prepared) -> StepRecord<'a> {
     }
 }
 
-/// Runs the prepared steps of `plan` in order. The caller holds the lock.
+/// Runs the prepared steps of `plan` in order. The caller holds the lock (on `c.control`).
 pub(crate) async fn run_migrations(
-    db: &mut Db,
+    c: &mut Conns<'_>,
     t: &Tables,
     plan: &Plan,
     steps: &[Prepared],
@@ -93,7 +191,7 @@ pub(crate) async fn run_migrations(
     if steps.is_empty() {
         return Ok(done);
     }
-    let max = match db.max_packet().await {
+    let max = match c.work.max_packet().await {
         Ok(m) => m,
         Err(e) => {
             return Err(Stopped {
@@ -105,14 +203,29 @@ pub(crate) async fn run_migrations(
     // Whether the previous step's last packet marked this one in flight.
     let mut in_flight = false;
     for (i, p) in steps.iter().enumerate() {
+        if let Some(error) = c.stop_before(p.path()) {
+            return Err(Stopped { done, error });
+        }
         warn_if_interrupted(p);
+        if i > 0
+            && let Err(error) = c.reset().await
+        {
+            return Err(Stopped { done, error });
+        }
         let next = steps.get(i + 1).filter(|n| !n.atomic);
         let started = Instant::now();
         let rec = record(t, plan, p);
         let next_rec = next.map(|n| (record(t, plan, n), n));
-        let mut sender = Sender::new(db, BATCH_BYTES.min(max / 2), max, ledger_names(t), p.path());
-        let result = run_step(&mut sender, &rec, p, in_flight, next_rec.as_ref()).await;
-        drop(sender);
+        let use_db = (i > 0).then(|| c.use_database());
+        let lock = c.lock.clone();
+        let step = StepRun {
+            rec: &rec,
+            p,
+            lock: &lock,
+            in_flight,
+            next: next_rec.as_ref(),
+        };
+        let (result, gave_up) = send_step(c, t, max, &step, use_db.as_deref()).await;
         match result {
             Ok(()) => {
                 in_flight = next.is_some();
@@ -129,12 +242,31 @@ pub(crate) async fn run_migrations(
                 done.push(d);
             }
             Err((stop, unit)) => {
-                let error = step_failed(db, t, p, stop, unit).await;
+                let error = step_failed(c, t, &step, stop, unit, gave_up.is_some()).await;
+                let error = c.interrupted(error, gave_up);
                 return Err(Stopped { done, error });
             }
         }
     }
     Ok(done)
+}
+
+/// Sends one step's packets through a watched sender; also says whether dbtool gave up on a
+/// wait of its own.
+async fn send_step(
+    c: &mut Conns<'_>,
+    t: &Tables,
+    max: usize,
+    step: &StepRun<'_>,
+    use_db: Option<&str>,
+) -> (StepResult, Option<String>) {
+    let (work, mut watch) = c.watch(t);
+    let limit = BATCH_BYTES.min(max / 2);
+    let mut sender =
+        Sender::new(work, limit, max, ledger_names(t), step.p.path()).watched(&mut watch);
+    let result = run_step(&mut sender, step, use_db).await;
+    drop(sender);
+    (result, watch.gave_up.take())
 }
 
 /// SPEC §7: a killed run leaves no error text, and its next statement may have completed.
@@ -154,144 +286,4 @@ fn warn_if_interrupted(p: &Prepared) {
         p.path(),
         p.step.key()
     );
-}
-
-/// The statements that mark a step in flight: its clock, and (unless it runs in one
-/// transaction) its row.
-fn mark(rec: &StepRecord<'_>, p: &Prepared) -> Vec<String> {
-    let mut out = vec![START_CLOCK.to_owned()];
-    if p.atomic {
-        return out;
-    }
-    out.push(match (p.step.direction, &p.step.row, p.step.resume) {
-        (Direction::Up, None, _) => rec.insert_in_flight(),
-        (Direction::Up, Some(_), _) => rec.resume_in_flight(Direction::Up),
-        (Direction::Down, _, None) => rec.down_in_flight(),
-        (Direction::Down, _, Some(_)) => rec.resume_in_flight(Direction::Down),
-    });
-    out
-}
-
-/// The statements that end a step: its row applied (or deleted) and its log row.
-fn finish(rec: &StepRecord<'_>, p: &Prepared) -> [String; 2] {
-    let all = p.prefix(p.total());
-    match (p.step.direction, &p.step.row) {
-        (Direction::Down, row) => rec.finish_down(row.as_ref().map_or(rec.batch, |r| r.batch)),
-        (Direction::Up, None) if p.atomic => rec.insert_applied(&all),
-        (Direction::Up, _) => rec.finish_up(&all),
-    }
-}
-
-type StepResult = Result<(), (Stop, Option<Unit>)>;
-
-async fn run_step(
-    s: &mut Sender<'_>,
-    rec: &StepRecord<'_>,
-    p: &Prepared,
-    in_flight: bool,
-    next: Option<&(StepRecord<'_>, &Prepared)>,
-) -> StepResult {
-    let fail = |unit: Option<Unit>| move |e: Stop| (e, unit);
-    // The next step's in-flight mark rides this step's last transaction.
-    let next_mark: Vec<String> = next.map(|(r, n)| mark(r, n)).unwrap_or_default();
-    let finish = finish(rec, p);
-    let trailer = |first: Option<&'static str>| -> Vec<&str> {
-        let mut after: Vec<&str> = first.into_iter().collect();
-        after.extend(finish.iter().map(String::as_str));
-        after.extend(next_mark.iter().map(String::as_str));
-        after.push(COMMIT);
-        after
-    };
-
-    if p.atomic {
-        if !in_flight {
-            s.ours(START_CLOCK)
-                .await
-                .map_err(|e| fail(None)(e.into()))?;
-        }
-        s.ours(BEGIN).await.map_err(|e| fail(None)(e.into()))?;
-        for st in p.remaining() {
-            s.user(st).await.map_err(|e| fail(None)(e.into()))?;
-        }
-        return s
-            .finish(&trailer(None))
-            .await
-            .map_err(|e| fail(None)(e.into()));
-    }
-
-    if !in_flight {
-        for sql in mark(rec, p) {
-            s.ours(&sql).await.map_err(|e| fail(None)(e.into()))?;
-        }
-    }
-    let last = p.units.len().saturating_sub(1);
-    for (k, unit) in p.units.iter().enumerate() {
-        let on = fail(Some(*unit));
-        if unit.transactional {
-            s.ours(BEGIN).await.map_err(|e| on(e.into()))?;
-        }
-        for st in &p.statements[unit.from as usize..unit.to as usize] {
-            s.user(st).await.map_err(|e| on(e.into()))?;
-        }
-        let progress = rec.progress(unit.to, &p.prefix(unit.to));
-        let after: Vec<&str> = if k == last {
-            trailer((!unit.transactional).then_some(BEGIN))
-        } else if unit.transactional {
-            vec![&progress, COMMIT]
-        } else {
-            vec![&progress]
-        };
-        s.finish(&after).await.map_err(|e| on(e.into()))?;
-    }
-    Ok(())
-}
-
-/// Turns a step's stop into the user's error, after recording it in the ledger when the
-/// connection still allows.
-async fn step_failed(
-    db: &mut Db,
-    t: &Tables,
-    p: &Prepared,
-    stop: Stop,
-    unit: Option<Unit>,
-) -> Error {
-    let refused = match settle(db, p.path(), stop).await {
-        Settled::User(r) => r,
-        Settled::Other(e) => return e,
-    };
-    let start = p.step.start();
-    let (committed, rolled_back_from) = match unit {
-        None => (start, (start > 0).then_some(start + 1)),
-        Some(u) if u.transactional => (u.from, Some(u.from + 1)),
-        Some(u) => (u.from, None),
-    };
-    let atomic = unit.is_none() && start == 0 && p.step.row.is_none();
-    let lost = refused.error.is_lost();
-    if !lost && !atomic {
-        let text = format!(
-            "statement {} (line {}): {}",
-            refused.number, refused.line, refused.error
-        );
-        let action = match p.step.direction {
-            Direction::Up => Action::Failed,
-            Direction::Down => Action::RollbackFailed,
-        };
-        if let Err(e) = ledger::record_failure(db, t, p.step.key(), action, &text).await {
-            tracing::warn!("could not record the failure in the ledger: {e}");
-        }
-    }
-    Error::Statement(Box::new(StatementFailure {
-        path: p.path().to_owned(),
-        line: refused.line,
-        number: refused.number,
-        total: Some(p.total()),
-        error: refused.error,
-        context: FailureContext::Migration {
-            version: p.step.key().to_owned(),
-            direction: p.step.direction,
-            committed,
-            rolled_back_from,
-            atomic,
-        },
-    }))
 }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::files::checksum::prefix_checksum;
 use crate::files::{Checksum, Direction, checksum};
 use crate::plan::{Plan, Step};
+use crate::sql::hazard::{Guarded, hazard};
 use crate::sql::{Piece, Statement};
 
 /// One step read from disk and split, ready to run.
@@ -52,14 +53,34 @@ impl Prepared {
     }
 }
 
-/// Reads and splits every file of `plan`.
-pub(crate) fn prepare(plan: &Plan) -> Result<Vec<Prepared>> {
-    plan.steps.iter().map(prepare_step).collect()
+/// Reads and splits every file of `plan`, refusing statements no run could record (see
+/// [`crate::sql::hazard`]).
+pub(crate) fn prepare(plan: &Plan, guarded: &Guarded<'_>) -> Result<Vec<Prepared>> {
+    plan.steps
+        .iter()
+        .map(|s| prepare_step(s, guarded))
+        .collect()
 }
 
-fn prepare_step(step: &Step) -> Result<Prepared> {
+/// The first statement of `statements` that is refused.
+pub(crate) fn refuse(statements: &[Statement], path: &str, guarded: &Guarded<'_>) -> Result<()> {
+    for s in statements {
+        if let Some(hazard) = hazard(s.sql(), guarded) {
+            return Err(Error::Refused {
+                path: path.to_owned(),
+                line: s.line,
+                number: s.number,
+                hazard,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn prepare_step(step: &Step, guarded: &Guarded<'_>) -> Result<Prepared> {
     let text = step.file.read()?;
     let statements = split_file(&text, &step.file.display)?;
+    refuse(&statements, &step.file.display, guarded)?;
     let down_checksum = match (&step.migration.down, step.direction) {
         (Some(_), Direction::Down) => Some(checksum(text.as_bytes())),
         (Some(d), Direction::Up) => Some(checksum(d.read()?.as_bytes())),

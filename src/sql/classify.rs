@@ -62,6 +62,11 @@ pub fn classify(sql: &str) -> Kind {
                 Kind::Transactional
             }
         }
+        "SET" if second() == "STATEMENT" => match statement_of_set_statement(sql) {
+            // MariaDB's `SET STATEMENT var = value FOR <statement>` does what its statement does.
+            Some(inner) => classify(inner),
+            None => Kind::Other,
+        },
         "SET" => {
             // `SET @@autocommit` is the variable itself; `SET @autocommit` a user variable.
             let rest = sql.to_ascii_uppercase().replace("@@", " ");
@@ -93,6 +98,94 @@ pub fn classify(sql: &str) -> Kind {
             Kind::ImplicitCommit
         }
         _ => Kind::Other,
+    }
+}
+
+/// The statement after the top-level `FOR` of `SET STATEMENT … FOR <statement>` (outside
+/// quotes and parentheses).
+fn statement_of_set_statement(sql: &str) -> Option<&str> {
+    let b = sql.as_bytes();
+    let (mut i, mut depth) = (0, 0i32);
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' && q != b'`' { 2 } else { 1 };
+                }
+            }
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'f' | b'F'
+                if depth == 0
+                    && b.get(i..i + 3)
+                        .is_some_and(|w| w.eq_ignore_ascii_case(b"FOR"))
+                    && (i == 0 || !is_word_byte(b[i - 1]))
+                    && b.get(i + 3).is_none_or(|&c| !is_word_byte(c)) =>
+            {
+                return Some(&sql[i + 3..]);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The table an INSERT, REPLACE, UPDATE or DELETE writes to (its first table), unquoted.
+pub fn write_target(sql: &str) -> Option<String> {
+    let mut words = Words::new(sql);
+    let first = words.next()?.to_ascii_uppercase();
+    let marker = match first.as_str() {
+        "INSERT" | "REPLACE" => "INTO",
+        "DELETE" => "FROM",
+        "UPDATE" => "",
+        _ => return None,
+    };
+    // Skip modifiers (LOW_PRIORITY, IGNORE, …) up to the marker, then take the name.
+    let rest = words.rest.trim_start();
+    let rest = if marker.is_empty() {
+        skip_modifiers(rest)
+    } else {
+        let upper = rest.to_ascii_uppercase();
+        let at = upper.find(marker)?;
+        rest[at + marker.len()..].trim_start()
+    };
+    // `db`.`t` or db.t names the table t.
+    let (mut name, mut rest) = identifier(rest)?;
+    while let Some(after) = rest.strip_prefix('.') {
+        (name, rest) = identifier(after)?;
+    }
+    (!name.is_empty()).then_some(name)
+}
+
+/// One identifier at the start of `s` (backquoted or bare), and what follows it.
+fn identifier(s: &str) -> Option<(String, &str)> {
+    if let Some(r) = s.strip_prefix('`') {
+        let end = r.find('`')?;
+        Some((r[..end].to_owned(), &r[end + 1..]))
+    } else {
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+            .unwrap_or(s.len());
+        Some((s[..end].to_owned(), &s[end..]))
+    }
+}
+
+fn skip_modifiers(mut s: &str) -> &str {
+    loop {
+        let word: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic() || *c == '_')
+            .collect();
+        if matches!(
+            word.to_ascii_uppercase().as_str(),
+            "LOW_PRIORITY" | "IGNORE"
+        ) {
+            s = s[word.len()..].trim_start();
+        } else {
+            return s;
+        }
     }
 }
 
@@ -194,6 +287,23 @@ mod tests {
             ("SET @@autocommit = 0", Kind::ImplicitCommit),
             ("SET @autocommit = 0", Kind::Transactional),
             ("SET PASSWORD = 'x'", Kind::ImplicitCommit),
+            (
+                "SET STATEMENT max_statement_time=10 FOR TRUNCATE TABLE t2",
+                Kind::ImplicitCommit,
+            ),
+            (
+                "set statement max_statement_time = 5 for alter table t add b int",
+                Kind::ImplicitCommit,
+            ),
+            (
+                "SET STATEMENT sql_mode='STRICT_ALL_TABLES,NO_FORMAT' FOR INSERT INTO t VALUES (1)",
+                Kind::Write,
+            ),
+            (
+                "SET STATEMENT optimizer_switch='for=x' FOR SELECT 1",
+                Kind::Transactional,
+            ),
+            ("SET STATEMENT x=1", Kind::Other),
             ("CREATE TABLE t (a INT)", Kind::ImplicitCommit),
             ("create temporary table t (a int)", Kind::Other),
             ("DROP TEMPORARY TABLE t", Kind::Other),
@@ -224,6 +334,21 @@ mod tests {
         ];
         for (sql, want) in cases {
             assert_eq!(classify(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn write_targets() {
+        for (sql, want) in [
+            ("INSERT INTO t VALUES (1)", Some("t")),
+            ("insert ignore into `my t` (a) values (1)", Some("my t")),
+            ("REPLACE db.t2 VALUES (1)", None),
+            ("REPLACE INTO db.t2 VALUES (1)", Some("t2")),
+            ("UPDATE LOW_PRIORITY t3 SET a = 1", Some("t3")),
+            ("DELETE QUICK FROM `d`.`t4` WHERE 1", Some("t4")),
+            ("SELECT 1", None),
+        ] {
+            assert_eq!(write_target(sql).as_deref(), want, "{sql}");
         }
     }
 

@@ -23,7 +23,9 @@ pub(crate) mod write;
 
 use mysql_async::prelude::Queryable;
 
-pub(crate) use read::{ReadError, last_batch, read_migrations, read_seeds};
+pub(crate) use read::{
+    ReadError, describe_row, describe_seeds, last_batch, read_migrations, read_seeds,
+};
 pub(crate) use schema::{EnsureError, LedgerSchemaError, Need, ensure};
 
 use super::{Db, DbError};

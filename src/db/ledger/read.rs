@@ -90,6 +90,44 @@ pub(crate) async fn last_batch(db: &mut Db, t: &Tables) -> Result<u32, DbError> 
     }
 }
 
+/// What a migration's row holds now, in words (for the message of a write that did not take).
+pub(crate) async fn describe_row(db: &mut Db, t: &Tables, key: &str) -> Result<String, DbError> {
+    let sql = format!(
+        "SELECT state, direction, statements_done, statements_total FROM {} WHERE version = {}",
+        t.migrations,
+        text(key)
+    );
+    match db
+        .conn
+        .query_first::<(String, String, u32, u32), _>(sql)
+        .await
+    {
+        Ok(Some((state, direction, done, total))) => Ok(format!(
+            "its ledger row now says {state} ({done} of {total} {direction} statements)"
+        )),
+        Ok(None) => Ok("its ledger row is gone".to_owned()),
+        Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => {
+            Ok(format!("the ledger table {} is gone", t.migrations))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the seeds ledger is still there, in words.
+pub(crate) async fn describe_seeds(db: &mut Db, t: &Tables) -> Result<String, DbError> {
+    match db
+        .conn
+        .query_drop(format!("SELECT 1 FROM {} LIMIT 1", t.seeds))
+        .await
+    {
+        Ok(()) => Ok("the seed's ledger row did not take".to_owned()),
+        Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => {
+            Ok(format!("the ledger table {} is gone", t.seeds))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `a, b, DATE_FORMAT(at, …)`: the time column as RFC 3339 text.
 fn select_list(columns: &[&str], time: &str) -> String {
     columns

@@ -5,14 +5,17 @@
 use std::fmt::Write as _;
 
 use super::{TOOL_VERSION, Tables};
+use crate::files::Checksum;
 use crate::files::checksum::ALGO;
-use crate::files::{Checksum, Direction};
 use crate::rows::{Action, MigrationRow};
 
 /// A text value as a literal: hex digits, so no character of it is ever read as SQL, whatever
 /// the session's `sql_mode` (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`) or character set; and
 /// `utf8mb4_bin`, the ledger's collation, so comparisons with its columns are exact (MySQL 8+
 /// compares a plain literal in `utf8mb4_0900_ai_ci`).
+mod step;
+pub(crate) use step::{Expect, StepRecord};
+
 pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2 + 40);
     out.push_str("_utf8mb4 X'");
@@ -23,30 +26,35 @@ pub(crate) fn text(s: &str) -> String {
     out
 }
 
-fn opt_text(s: Option<&str>) -> String {
+pub(super) fn opt_text(s: Option<&str>) -> String {
     s.map_or_else(|| "NULL".to_owned(), text)
 }
 
-fn checksum(c: &Checksum) -> String {
+pub(super) fn checksum(c: &Checksum) -> String {
     text(&c.to_string())
 }
 
-fn opt_checksum(c: Option<&Checksum>) -> String {
+pub(super) fn opt_checksum(c: Option<&Checksum>) -> String {
     c.map_or_else(|| "NULL".to_owned(), checksum)
 }
 
-/// Opens a transaction.
+/// Opens a transaction around user statements (with dbtool's write that records them).
 pub(crate) const BEGIN: &str = "START TRANSACTION";
-/// Ends one.
-pub(crate) const COMMIT: &str = "COMMIT";
+/// Opens dbtool's own transaction around a ledger write that follows a statement which
+/// committed implicitly: the write is committed explicitly, so it holds even when a migration
+/// turned autocommit off, and READ WRITE even when it made the session read only.
+pub(crate) const BEGIN_WRITE: &str = "START TRANSACTION READ WRITE";
+/// Commits whatever `completion_type` a migration set (CHAIN would open a transaction that
+/// swallows the next statement, RELEASE would end the connection).
+pub(crate) const COMMIT: &str = "COMMIT AND NO CHAIN NO RELEASE";
 /// Starts the clock a step's or seed's `duration_ms` is measured from (the first statement of
 /// its first packet; a user variable because the end is measured by the server too).
 pub(crate) const START_CLOCK: &str = "SET @dbtool_t0 = UTC_TIMESTAMP(6)";
 /// Milliseconds since [`START_CLOCK`].
-const DURATION: &str =
+pub(super) const DURATION: &str =
     "GREATEST(0, TIMESTAMPDIFF(MICROSECOND, @dbtool_t0, UTC_TIMESTAMP(6)) DIV 1000)";
 
-const MIGRATION_COLUMNS: &str = "version, name, batch, checksum, checksum_algo, down_checksum, \
+pub(super) const MIGRATION_COLUMNS: &str = "version, name, batch, checksum, checksum_algo, down_checksum, \
     state, direction, statements_done, statements_total, prefix_checksum, error, applied_at, \
     duration_ms, applied_by, tool_version";
 
@@ -114,162 +122,35 @@ pub(crate) fn log_from_row(t: &Tables, key: &str, action: Action, outcome: &str)
     )
 }
 
-/// The ledger writes of one migration step, with the values they record.
+/// dbtool's migration lock as the guards check it: its name and the connection that holds it
+/// (a connection of its own, so no statement on the work connection can release it).
 #[derive(Debug, Clone)]
-pub(crate) struct StepRecord<'a> {
-    pub(crate) tables: &'a Tables,
-    /// The canonical version: the row's key.
-    pub(crate) key: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) checksum: Checksum,
-    pub(crate) down_checksum: Option<Checksum>,
-    /// Statements in the file that runs.
-    pub(crate) total: u32,
-    pub(crate) batch: u32,
+pub(crate) struct LockRef {
+    pub(crate) name: String,
+    pub(crate) id: u32,
 }
 
-impl StepRecord<'_> {
-    fn key(&self) -> String {
-        text(self.key)
-    }
-
-    /// A new `failed` row with 0 statements done: the step is in flight.
-    pub(crate) fn insert_in_flight(&self) -> String {
-        format!(
-            "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({key}, {name}, {batch}, {ck}, {algo}, \
-             {dck}, 'failed', 'up', 0, {total}, NULL, NULL, UTC_TIMESTAMP(6), 0, USER(), {tv})",
-            m = self.tables.migrations,
-            key = self.key(),
-            name = text(self.name),
-            batch = self.batch,
-            ck = checksum(&self.checksum),
-            algo = text(ALGO),
-            dck = opt_checksum(self.down_checksum.as_ref()),
-            total = self.total,
-            tv = text(TOOL_VERSION),
-        )
-    }
-
-    /// Marks an existing `failed` row in flight again, to resume it in `direction`.
-    pub(crate) fn resume_in_flight(&self, direction: Direction) -> String {
-        let up = match direction {
-            Direction::Up => format!(
-                "batch = {}, checksum = {}, down_checksum = {}, applied_at = UTC_TIMESTAMP(6), ",
-                self.batch,
-                checksum(&self.checksum),
-                opt_checksum(self.down_checksum.as_ref())
-            ),
-            Direction::Down => String::new(),
-        };
-        format!(
-            "UPDATE {m} SET name = {name}, {up}statements_total = {total}, error = NULL, \
-             applied_by = USER(), tool_version = {tv} WHERE version = {key}",
-            m = self.tables.migrations,
-            name = text(self.name),
-            total = self.total,
-            tv = text(TOOL_VERSION),
-            key = self.key(),
-        )
-    }
-
-    /// Marks an applied row as a rollback in flight.
-    pub(crate) fn down_in_flight(&self) -> String {
-        format!(
-            "UPDATE {m} SET state = 'failed', direction = 'down', statements_done = 0, \
-             statements_total = {total}, prefix_checksum = NULL, error = NULL, \
-             down_checksum = {dck} WHERE version = {key}",
-            m = self.tables.migrations,
-            total = self.total,
-            dck = opt_checksum(self.down_checksum.as_ref()),
-            key = self.key(),
-        )
-    }
-
-    /// Records `done` statements done, whose checksum is `prefix`.
-    pub(crate) fn progress(&self, done: u32, prefix: &Checksum) -> String {
-        format!(
-            "UPDATE {m} SET statements_done = {done}, prefix_checksum = {p} WHERE version = {key}",
-            m = self.tables.migrations,
-            p = checksum(prefix),
-            key = self.key(),
-        )
-    }
-
-    /// Turns the in-flight row `applied` and logs it.
-    pub(crate) fn finish_up(&self, prefix: &Checksum) -> [String; 2] {
-        [
-            format!(
-                "UPDATE {m} SET state = 'applied', direction = 'up', statements_done = {total}, \
-                 prefix_checksum = {p}, error = NULL, batch = {batch}, duration_ms = {DURATION}, \
-                 applied_at = UTC_TIMESTAMP(6) WHERE version = {key}",
-                m = self.tables.migrations,
-                total = self.total,
-                p = checksum(prefix),
-                batch = self.batch,
-                key = self.key(),
-            ),
-            self.log_applied(),
-        ]
-    }
-
-    /// Inserts the row as `applied` (a step that ran in one transaction) and logs it.
-    pub(crate) fn insert_applied(&self, prefix: &Checksum) -> [String; 2] {
-        [
-            format!(
-                "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({key}, {name}, {batch}, {ck}, \
-                 {algo}, {dck}, 'applied', 'up', {total}, {total}, {p}, NULL, UTC_TIMESTAMP(6), \
-                 {DURATION}, USER(), {tv})",
-                m = self.tables.migrations,
-                key = self.key(),
-                name = text(self.name),
-                batch = self.batch,
-                ck = checksum(&self.checksum),
-                algo = text(ALGO),
-                dck = opt_checksum(self.down_checksum.as_ref()),
-                total = self.total,
-                p = checksum(prefix),
-                tv = text(TOOL_VERSION),
-            ),
-            self.log_applied(),
-        ]
-    }
-
-    fn log_applied(&self) -> String {
-        log(
-            self.tables,
-            &LogEntry {
-                action: Some(Action::Applied),
-                version: Some(self.key.to_owned()),
-                name: Some(self.name.to_owned()),
-                checksum: Some(self.checksum),
-                batch: Some(self.batch),
-                outcome: Some(format!("statements: {}", self.total)),
-                timed: true,
-                ..LogEntry::default()
-            },
-        )
-    }
-
-    /// Logs the rollback (with the row's batch) and deletes the row.
-    pub(crate) fn finish_down(&self, row_batch: u32) -> [String; 2] {
-        [
-            log(
-                self.tables,
-                &LogEntry {
-                    action: Some(Action::RolledBack),
-                    version: Some(self.key.to_owned()),
-                    name: Some(self.name.to_owned()),
-                    checksum: self.down_checksum,
-                    batch: Some(row_batch),
-                    outcome: Some(format!("down statements: {}", self.total)),
-                    timed: true,
-                    ..LogEntry::default()
-                },
-            ),
-            delete_row(self.tables, self.key),
-        ]
-    }
+/// A statement that fails unless `cond` holds and the lock is still dbtool's: it follows
+/// every ledger write in a packet, so a write that changed nothing (its row was deleted by a
+/// migration's own SQL) or a lost lock stops the packet before the next user statement, and
+/// before its COMMIT.
+///
+/// It sets the session's time zone to itself, or, when the check fails, to a text no time
+/// zone has: ERROR 1298 on both servers, whose message quotes the text. The text names the
+/// ledger table, so even in a packet whose results cannot be counted (after a CALL) the error
+/// is known to be dbtool's.
+pub(super) fn guard(lock: &LockRef, table: &str, cond: &str) -> String {
+    format!(
+        "SET @@session.time_zone = IF({cond} AND IS_USED_LOCK({name}) <=> {id}, \
+         @@session.time_zone, '{table}: {GUARD_TEXT}')",
+        name = text(&lock.name),
+        id = lock.id
+    )
 }
+
+/// The error a failed guard gives (ER_UNKNOWN_TIME_ZONE), and the text it quotes.
+pub(crate) const GUARD_FAILED: u16 = 1298;
+pub(crate) const GUARD_TEXT: &str = "the ledger write did not take";
 
 /// Sets a row's failure text.
 pub(crate) fn set_error(t: &Tables, key: &str, error: &str) -> String {
@@ -310,6 +191,20 @@ pub(crate) fn delete_row(t: &Tables, key: &str) -> String {
         "DELETE FROM {m} WHERE version = {k}",
         m = t.migrations,
         k = text(key)
+    )
+}
+
+/// The guard after a seed's ledger write: its row holds the checksum just written.
+pub(crate) fn seed_guard(t: &Tables, lock: &LockRef, key: &str, c: &Checksum) -> String {
+    guard(
+        lock,
+        t.seeds_name.as_str(),
+        &format!(
+            "EXISTS (SELECT 1 FROM {s} WHERE path = {k} AND checksum = {c})",
+            s = t.seeds,
+            k = text(key),
+            c = checksum(c)
+        ),
     )
 }
 

@@ -8,17 +8,22 @@
 //! Each variant carries what its message needs (path, line, statement number, server error);
 //! each message is written once, here or in the type it wraps.
 
-use std::fmt;
 use std::io;
 
 use crate::config::ConfigError;
 use crate::db::ledger::{EnsureError, LedgerSchemaError, ReadError};
 use crate::db::lock::LockError;
 use crate::db::{ConnectError, DbError};
-use crate::files::{Direction, FileProblems};
+use crate::files::FileProblems;
 use crate::plan::PlanError;
 use crate::rows::LedgerError;
 use crate::sql::SplitError;
+
+mod ledger;
+mod statement;
+
+pub(crate) use ledger::{LedgerCause, LedgerWriteFailure};
+pub(crate) use statement::{FailureContext, StatementFailure};
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -74,6 +79,13 @@ pub(crate) enum Error {
         line: u64,
         word: String,
     },
+    #[error("{path}:{line}: statement {number} is refused, and nothing was run: {hazard}")]
+    Refused {
+        path: String,
+        line: u64,
+        number: u32,
+        hazard: crate::sql::hazard::Hazard,
+    },
     #[error("{path} already exists; dbtool does not overwrite it")]
     Exists { path: String },
     #[error("{path}: {source}")]
@@ -99,6 +111,16 @@ pub(crate) enum Error {
     LedgerSchema(#[from] LedgerSchemaError),
     #[error(transparent)]
     Lock(Box<LockError>),
+    #[error(transparent)]
+    LedgerWrite(Box<LedgerWriteFailure>),
+    /// SIGINT or SIGTERM stopped the run: in a statement (`during`), or between files.
+    #[error("{}", interrupted(*signal, during.as_deref(), before.as_deref()))]
+    Interrupted {
+        signal: crate::runner::Interrupt,
+        during: Option<Box<Error>>,
+        /// The file the run stopped before, when it stopped between files.
+        before: Option<String>,
+    },
     #[error(
         "{path}:{line}: statement {number} is {size} bytes, more than the server's \
          max_allowed_packet ({max} bytes)\n  \
@@ -134,6 +156,7 @@ impl Error {
             | Error::Files(_)
             | Error::Split { .. }
             | Error::SeedMode { .. }
+            | Error::Refused { .. }
             | Error::Exists { .. }
             | Error::Io { .. }
             | Error::Usage(_)
@@ -143,6 +166,12 @@ impl Error {
             }
             Error::Plan(e) => e.exit_code(),
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
+            Error::LedgerWrite(e) => match e.cause {
+                LedgerCause::Server(_) => 1,
+                LedgerCause::LockLost | LedgerCause::RowChanged(_) => 3,
+                LedgerCause::Waited(_) => 4,
+            },
+            Error::Interrupted { signal, .. } => signal.exit_code(),
             Error::Lock(e) if matches!(**e, LockError::Timeout { .. }) => 4,
             Error::Lock(_) => 1,
         }
@@ -181,173 +210,25 @@ impl From<EnsureError> for Error {
     }
 }
 
-/// Where a failed statement ran, which decides what the message says was kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FailureContext {
-    /// A migration's up or down file.
-    Migration {
-        version: String,
-        direction: Direction,
-        /// Statements of this file committed before the failure (the ledger says so too).
-        committed: u32,
-        /// The first statement of the transaction the failing one ran in, when that
-        /// transaction was rolled back with it (statements `from..number-1` were undone).
-        rolled_back_from: Option<u32>,
-        /// The whole file ran in one transaction: nothing of it was kept.
-        atomic: bool,
-    },
-    /// A seed: one transaction, rolled back.
-    Seed { implicit_commits: bool },
-}
-
-/// A user statement the server refused (SPEC §10).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StatementFailure {
-    pub(crate) path: String,
-    pub(crate) line: u64,
-    pub(crate) number: u32,
-    pub(crate) total: Option<u32>,
-    pub(crate) error: DbError,
-    pub(crate) context: FailureContext,
-}
-
-/// What to do about server errors whose cause users rarely guess.
-fn hint(e: &DbError) -> Option<&'static str> {
-    let DbError::Server(e) = e else { return None };
-    Some(match e.code {
-        // ER_BINLOG_UNSAFE_ROUTINE / ER_BINLOG_CREATE_ROUTINE_NEED_SUPER (MySQL's default has
-        // binary logging on)
-        1418 | 1419 => {
-            "binary logging is on: declare the function DETERMINISTIC, NO SQL or READS SQL \
-             DATA, or have an administrator SET GLOBAL log_bin_trust_function_creators = 1"
-        }
-        // ER_TABLE_WITHOUT_PK (MySQL's sql_require_primary_key)
-        3750 => "the server requires a primary key on every table (sql_require_primary_key)",
-        // ER_UNKNOWN_COLLATION: utf8mb4_0900_ai_ci and friends exist on MySQL 8+ only
-        1273 => {
-            "the collation does not exist on this server (MySQL 8's utf8mb4_0900_* collations \
-             are unknown to MariaDB before 11.4.5; utf8mb4_unicode_ci exists on both)"
-        }
-        _ => return None,
-    })
-}
-
-impl fmt::Display for StatementFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.number;
-        match self.total {
-            Some(t) => write!(
-                f,
-                "{}:{}: statement {n} of {t} failed",
-                self.path, self.line
-            )?,
-            None => write!(f, "{}:{}: statement {n} failed", self.path, self.line)?,
-        }
-        write!(f, "\n  {}", self.error)?;
-        if let Some(h) = hint(&self.error) {
-            write!(f, "\n  hint: {h}")?;
-        }
-        if self.error.is_lost() {
-            write!(
-                f,
-                "\n  the connection was lost while statement {n} ran: it may or may not have \
-                 completed on the server."
-            )?;
-        }
-        match &self.context {
-            FailureContext::Migration {
-                version,
-                direction,
-                committed,
-                rolled_back_from,
-                atomic,
-            } => migration_context(
-                f,
-                n,
-                version,
-                *direction,
-                *committed,
-                *rolled_back_from,
-                *atomic,
-            ),
-            FailureContext::Seed { implicit_commits } => {
-                if *implicit_commits {
-                    write!(
-                        f,
-                        "\n  the seed's transaction was rolled back, but it holds statements that \
-                         commit implicitly: what ran before them was kept."
-                    )?;
-                } else {
-                    write!(
-                        f,
-                        "\n  the seed ran in one transaction, which was rolled back: none of its \
-                         rows were written."
-                    )?;
-                }
-                write!(
-                    f,
-                    "\n  seeds after it did not run; fix it and run `dbtool seed:run` again."
-                )
-            }
-        }
+/// The message of [`Error::Interrupted`].
+fn interrupted(
+    signal: crate::runner::Interrupt,
+    during: Option<&Error>,
+    before: Option<&str>,
+) -> String {
+    let name = signal.name();
+    match (during, before) {
+        (Some(e), _) => format!(
+            "interrupted ({name}): the running statement was stopped on the server \
+             (KILL QUERY)\n{e}"
+        ),
+        (None, Some(next)) => format!(
+            "interrupted ({name}): the run stopped before {next}; everything before it is \
+             applied and recorded\n  run the command again to go on."
+        ),
+        (None, None) => format!("interrupted ({name})"),
     }
 }
-
-/// What a failed migration step kept, and how to go on.
-fn migration_context(
-    f: &mut fmt::Formatter<'_>,
-    n: u32,
-    version: &str,
-    direction: Direction,
-    committed: u32,
-    rolled_back_from: Option<u32>,
-    atomic: bool,
-) -> fmt::Result {
-    let (cmd, verb, what) = match direction {
-        Direction::Up => ("migrate:latest", "applied", "migration"),
-        Direction::Down => ("migrate:rollback", "rolled back", "rollback"),
-    };
-    if atomic {
-        return write!(
-            f,
-            "\n  the {what} ran in one transaction, which was rolled back: nothing of it was \
-             {verb}.\n  fix the file and run `dbtool {cmd}`."
-        );
-    }
-    match committed {
-        0 => write!(f, "\n  no statement of this file was committed.")?,
-        1 => write!(
-            f,
-            "\n  statement 1 was applied and committed (MySQL cannot roll back DDL)."
-        )?,
-        c => write!(
-            f,
-            "\n  statements 1-{c} were applied and committed (MySQL cannot roll back DDL)."
-        )?,
-    }
-    if let Some(from) = rolled_back_from.filter(|from| *from < n) {
-        write!(
-            f,
-            "\n  statements {from}-{} ran in one transaction with it and were rolled back.",
-            n - 1
-        )?;
-    }
-    let next = committed + 1;
-    write!(
-        f,
-        "\n  fix the file and run `dbtool {cmd}` to resume at statement {next},"
-    )?;
-    let by_hand = match direction {
-        Direction::Up => "undo them by hand",
-        Direction::Down => "finish the rollback by hand",
-    };
-    write!(
-        f,
-        "\n  or {by_hand} and run `dbtool migrate:resolve {version} --rolled-back`."
-    )
-}
-
-impl std::error::Error for StatementFailure {}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,131 @@
+//! The packets of one migration step: its in-flight mark, its units with the writes that record
+//! them, and its end (see the module doc of `runner` for why they are shaped so).
+
+use super::failure::Stop;
+use super::prepare::{Prepared, Unit};
+use crate::db::ledger::write::{
+    BEGIN, BEGIN_WRITE, COMMIT, Expect, LockRef, START_CLOCK, StepRecord,
+};
+use crate::db::packet::Sender;
+use crate::files::Direction;
+
+/// One step as it runs: its ledger record, the lock the guards check, and the next step
+/// (whose in-flight mark rides this step's last transaction).
+pub(super) struct StepRun<'a> {
+    pub(super) rec: &'a StepRecord<'a>,
+    pub(super) p: &'a Prepared,
+    pub(super) lock: &'a LockRef,
+    pub(super) in_flight: bool,
+    pub(super) next: Option<&'a (StepRecord<'a>, &'a Prepared)>,
+}
+
+/// The write that marks a step in flight (unless it runs in one transaction), with its guard.
+pub(super) fn mark(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> Vec<String> {
+    if p.atomic {
+        return Vec::new();
+    }
+    let d = p.step.direction;
+    let write = match (d, &p.step.row, p.step.resume) {
+        (Direction::Up, None, _) => rec.insert_in_flight(),
+        (Direction::Up, Some(_), _) => rec.resume_in_flight(Direction::Up),
+        (Direction::Down, _, None) => rec.down_in_flight(),
+        (Direction::Down, _, Some(_)) => rec.resume_in_flight(Direction::Down),
+    };
+    let expect = Expect::Failed {
+        direction: d,
+        done: p.step.start(),
+    };
+    vec![write, rec.guard(lock, expect)]
+}
+
+/// The statements that end a step: its row applied (or deleted), its log row, the guard.
+pub(super) fn finish(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> Vec<String> {
+    let all = p.prefix(p.total());
+    let (writes, expect) = match (p.step.direction, &p.step.row) {
+        (Direction::Down, row) => (
+            rec.finish_down(row.as_ref().map_or(rec.batch, |r| r.batch)),
+            Expect::Gone,
+        ),
+        (Direction::Up, None) if p.atomic => (rec.insert_applied(&all), Expect::Applied),
+        (Direction::Up, _) => (rec.finish_up(&all), Expect::Applied),
+    };
+    let mut out = writes.to_vec();
+    out.push(rec.guard(lock, expect));
+    out
+}
+
+pub(super) type StepResult = Result<(), (Stop, Option<Unit>)>;
+
+pub(super) async fn run_step(
+    s: &mut Sender<'_>,
+    step: &StepRun<'_>,
+    use_db: Option<&str>,
+) -> StepResult {
+    let StepRun {
+        rec, p, lock, next, ..
+    } = *step;
+    let fail = |unit: Option<Unit>| move |e: Stop| (e, unit);
+    // The last packet: the step's end, the next step's mark, one commit.
+    let mut trailer = finish(rec, p, lock);
+    trailer.extend(next.map(|(r, n)| mark(r, n, lock)).unwrap_or_default());
+    trailer.push(COMMIT.to_owned());
+    let trailer: Vec<&str> = trailer.iter().map(String::as_str).collect();
+
+    let mut first: Vec<String> = use_db.into_iter().map(str::to_owned).collect();
+    first.push(START_CLOCK.to_owned());
+    if p.atomic {
+        first.push(BEGIN.to_owned());
+    } else if !step.in_flight {
+        first.push(BEGIN_WRITE.to_owned());
+        first.extend(mark(rec, p, lock));
+        first.push(COMMIT.to_owned());
+    }
+    for sql in &first {
+        s.ours(sql).await.map_err(|e| fail(None)(e.into()))?;
+    }
+    if p.atomic {
+        for st in p.remaining() {
+            s.user(st).await.map_err(|e| fail(None)(e.into()))?;
+        }
+        return s.finish(&trailer).await.map_err(|e| fail(None)(e.into()));
+    }
+    let last = p.units.len().saturating_sub(1);
+    for (k, unit) in p.units.iter().enumerate() {
+        let on = fail(Some(*unit));
+        if unit.transactional {
+            s.ours(BEGIN).await.map_err(|e| on(e.into()))?;
+        }
+        for st in &p.statements[unit.from as usize..unit.to as usize] {
+            s.user(st).await.map_err(|e| on(e.into()))?;
+        }
+        let progress = unit_end(rec, p, lock, unit);
+        let after: Vec<&str> = if k == last {
+            trailer.clone()
+        } else {
+            progress.iter().map(String::as_str).collect()
+        };
+        s.finish(&after).await.map_err(|e| on(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The statements that end a unit other than the last: the write that records it, its
+/// guard, a commit.
+///
+/// The write that records a statement which committed implicitly comes right after it,
+/// autocommitted: the server finishes it even when dbtool dies as the statement ends (it stops
+/// a packet only once it fails to send a result, and the statement's own result is the first
+/// it sends). The COMMIT after it covers a session whose autocommit a migration turned off.
+fn unit_end(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef, unit: &Unit) -> Vec<String> {
+    vec![
+        rec.progress(unit.to, &p.prefix(unit.to)),
+        rec.guard(
+            lock,
+            Expect::Failed {
+                direction: p.step.direction,
+                done: unit.to,
+            },
+        ),
+        COMMIT.to_owned(),
+    ]
+}
