@@ -11,7 +11,7 @@ export DBTOOL_TEST_URL ?= mysql://root@127.0.0.1:3306
 COMPOSE_DBTOOL = DATABASE_URL= $(DBTOOL)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo demo-compose test test-mariadb mysql-start mysql-stop migrate rollback seed status reliability \
+.PHONY: help build demo demo-compose test test-mariadb mysql-start mysql-stop man install migrate rollback seed status reliability \
         new-migration new-seed name-given db-up db-down lint fmt bench ci
 
 help: ## List the targets
@@ -23,12 +23,16 @@ help: ## List the targets
 build: ## Build the release binary (target/release/dbtool)
 	cargo build --release
 
+# The demo uses knexfile.toml's [local] section (DEMO_URL fills it in). DATABASE_URL is set
+# empty: if it were set, it would override the section (dbtool would say so).
+DEMO_DBTOOL = DATABASE_URL= DEMO_URL='$(DEMO_URL)' $(DBTOOL) --env local
+
 demo: build ## Run the example project against the server at DEMO_URL (local MariaDB/MySQL)
-	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) db:create
-	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) migrate:latest
-	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) seed:run
-	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) migrate:status
-	DATABASE_URL='$(DEMO_URL)' $(DBTOOL) seed:status
+	$(DEMO_DBTOOL) db:create
+	$(DEMO_DBTOOL) migrate:latest
+	$(DEMO_DBTOOL) seed:run
+	$(DEMO_DBTOOL) migrate:status
+	$(DEMO_DBTOOL) seed:status
 
 demo-compose: build ## Run the example project against the docker-compose MySQL 8.4
 	docker compose up -d --wait
@@ -79,6 +83,23 @@ db-up: ## Start the docker-compose MySQL (127.0.0.1:3305) and wait until it is h
 
 db-down: ## Stop the docker-compose MySQL (its data volume is kept)
 	docker compose down
+
+PREFIX ?= /usr/local
+
+man: build ## Write the man page to target/man/dbtool.1
+	mkdir -p target/man
+	$(DBTOOL) man > target/man/dbtool.1
+
+install: man ## Install the binary, man page and shell completions under PREFIX (/usr/local)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 $(DBTOOL) $(DESTDIR)$(PREFIX)/bin/dbtool
+	install -m 644 target/man/dbtool.1 $(DESTDIR)$(PREFIX)/share/man/man1/dbtool.1
+	$(DBTOOL) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dbtool
+	$(DBTOOL) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dbtool
+	$(DBTOOL) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dbtool.fish
 
 lint: ## Check formatting, clippy warnings, docs, and the size rules of STYLE.md
 	cargo fmt --all -- --check

@@ -78,6 +78,21 @@ pub struct Global {
     /// Answer yes: needed for destructive commands in a protected environment
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// Run as if started in DIR (the knexfile is searched for from there)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Migrations folder, overriding the knexfile [env: DBTOOL_MIGRATIONS_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations_dir: Option<PathBuf>,
+    /// Seeds folder, overriding the knexfile [env: DBTOOL_SEEDS_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub seeds_dir: Option<PathBuf>,
+    /// Wait for the server to answer before giving up (a server that is starting)
+    #[arg(long, global = true)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub wait_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,7 +215,11 @@ pub enum Command {
                       schema changes stay). Every change is shown and logged. Restore a file\n\
                       instead if the change was a mistake."
     )]
-    MigrateRepair,
+    MigrateRepair {
+        /// Show what would be re-recorded or forgotten; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 
     /// Settle a failed (part-way) migration by hand
     #[command(
@@ -224,6 +243,14 @@ pub enum Command {
         #[arg(long)]
         rolled_back: bool,
     },
+
+    /// Print the version of the newest applied migration (Knex's currentVersion)
+    #[command(
+        name = "migrate:currentVersion",
+        visible_alias = "migrate:current-version",
+        after_help = "Example:\n  dbtool migrate:currentVersion   # 20260101120000, or none"
+    )]
+    MigrateCurrentVersion,
 
     /// Show who holds the migration lock
     #[command(
@@ -285,6 +312,21 @@ pub enum Command {
     )]
     DbDrop,
 
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Examples:\n  dbtool completions bash > /etc/bash_completion.d/dbtool\n  \
+                      dbtool completions zsh > \"${fpath[1]}/_dbtool\"\n  \
+                      dbtool completions fish > ~/.config/fish/completions/dbtool.fish"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff): `dbtool man > dbtool.1`
+    #[command(hide = true)]
+    Man,
+
     /// Wait until the database server answers
     #[command(
         name = "db:wait",
@@ -309,9 +351,12 @@ impl Command {
             Command::MigrateRollback { .. } => "migrate:rollback",
             Command::MigrateStatus { .. } => "migrate:status",
             Command::MigrateValidate => "migrate:validate",
-            Command::MigrateRepair => "migrate:repair",
+            Command::MigrateRepair { .. } => "migrate:repair",
             Command::MigrateResolve { .. } => "migrate:resolve",
             Command::MigrateUnlock => "migrate:unlock",
+            Command::MigrateCurrentVersion => "migrate:currentVersion",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
             Command::SeedMake { .. } => "seed:make",
             Command::SeedRun { .. } => "seed:run",
             Command::SeedStatus => "seed:status",
@@ -319,6 +364,74 @@ impl Command {
             Command::DbDrop => "db:drop",
             Command::DbWait { .. } => "db:wait",
         }
+    }
+}
+
+/// Reports a command line clap refused (or a `--help`/`--version` request) and returns the
+/// exit code: 2 for a usage error (SPEC §9), with one JSON document on stdout under `--json`,
+/// and the nearest command named first for a mistyped one.
+pub fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+    }
+    let mut message = e.render().to_string();
+    if e.kind() == ErrorKind::InvalidSubcommand
+        && let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand)
+    {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let nearest = cmd
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_visible_aliases()))
+            .map(|name| (strsim::damerau_levenshtein(typed, name), name))
+            .min();
+        if let Some((_, name)) = nearest {
+            message = format!(
+                "error: unrecognized subcommand '{typed}'\n\n  tip: did you mean '{name}'?\n\n\
+                 Usage: dbtool [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
+            );
+        }
+    }
+    eprint!("{message}");
+    if std::env::args().any(|a| a == "--json") {
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        let doc = serde_json::json!({ "error": { "message": first, "exit_code": 2 } });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    2
+}
+
+/// Prints the completion script for `shell` on stdout.
+pub fn completions(shell: clap_complete::Shell) -> u8 {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "dbtool", &mut std::io::stdout());
+    0
+}
+
+/// Prints the man page on stdout.
+pub fn man() -> u8 {
+    use clap::CommandFactory;
+    let page = clap_mangen::Man::new(Cli::command());
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => 0,
+        Err(_) => 1,
     }
 }
 

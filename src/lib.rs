@@ -33,33 +33,44 @@ pub fn run(cli: Cli) -> u8 {
     let g = &cli.global;
     let term = Terminal::detect(g.no_color, g.quiet, g.verbose);
     output::init_logging(&term, std::env::var("RUST_LOG").ok().as_deref());
-    match dispatch(&cli, term) {
+    let report = Report::new(term, g.json);
+    match dispatch(&cli, report.clone()) {
         Ok(code) => code,
         Err(e) => {
             let label = output::paint(term.stderr_color, output::BOLD_RED, "error:");
             eprintln!("{label} {e}");
             if g.json {
                 // A JSON consumer still gets one document on stdout.
-                Report::new(term, true).json(&report::ErrorOut {
-                    error: report::ErrorBody {
-                        message: e.to_string(),
-                        exit_code: e.exit_code(),
-                    },
-                });
+                report.error_json(e.to_string(), e.exit_code());
             }
             e.exit_code()
         }
     }
 }
 
-fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
+fn dispatch(cli: &Cli, report: Report) -> Result<u8> {
     let g = &cli.global;
+    if let Some(dir) = &g.cwd {
+        std::env::set_current_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+    }
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    // Commands that need no configuration.
+    match &cli.command {
+        Command::Init => return commands::scaffold::init(&report, &cwd, g.knexfile.as_deref()),
+        Command::Completions { shell } => return Ok(cli::completions(*shell)),
+        Command::Man => return Ok(cli::man()),
+        _ => {}
+    }
     let env = config::Env::from_process(&cwd)?;
     let overrides = config::Overrides {
         knexfile: g.knexfile.clone(),
         env: g.env.clone(),
         url: g.url.clone(),
+        migrations_dir: g.migrations_dir.clone(),
+        seeds_dir: g.seeds_dir.clone(),
+        wait: g
+            .wait
+            .then(|| std::time::Duration::from_secs(g.wait_timeout)),
     };
     let config = config::load(&overrides, &env, &cwd)?;
     for w in &config.warnings {
@@ -69,22 +80,30 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
         config,
         paths: files::Paths { cwd: cwd.clone() },
         cwd,
-        report: Report::new(term, g.json),
+        report,
         yes: g.yes,
     };
+    run_command(&cli.command, &ctx)
+}
+
+/// Runs one command that needs the configuration.
+fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
     use commands::{inspect, migrate, repair, scaffold};
-    match &cli.command {
-        Command::Init => scaffold::init(&ctx).map(|()| 0),
-        Command::MigrateMake { name } => scaffold::migrate_make(&ctx, name).map(|()| 0),
-        Command::SeedMake { name } => scaffold::seed_make(&ctx, name).map(|()| 0),
+    match command {
+        Command::Init | Command::Completions { .. } | Command::Man => {
+            unreachable!("answered above")
+        }
+        Command::MigrateCurrentVersion => inspect::current_version(ctx),
+        Command::MigrateMake { name } => scaffold::migrate_make(ctx, name).map(|()| 0),
+        Command::SeedMake { name } => scaffold::seed_make(ctx, name).map(|()| 0),
         Command::MigrateLatest { to, dry_run } => {
-            migrate::migrate(&ctx, migrate::latest_request(to.as_deref())?, *dry_run)
+            migrate::migrate(ctx, migrate::latest_request(to.as_deref())?, *dry_run)
         }
         Command::MigrateUp { target, dry_run } => {
-            migrate::migrate(&ctx, migrate::up_request(target.as_deref())?, *dry_run)
+            migrate::migrate(ctx, migrate::up_request(target.as_deref())?, *dry_run)
         }
         Command::MigrateDown { target, dry_run } => {
-            migrate::migrate(&ctx, migrate::down_request(target.as_deref())?, *dry_run)
+            migrate::migrate(ctx, migrate::down_request(target.as_deref())?, *dry_run)
         }
         Command::MigrateRollback {
             all,
@@ -92,29 +111,29 @@ fn dispatch(cli: &Cli, term: Terminal) -> Result<u8> {
             to,
             dry_run,
         } => migrate::migrate(
-            &ctx,
+            ctx,
             migrate::rollback_request(*all, *step, to.as_deref())?,
             *dry_run,
         ),
-        Command::MigrateStatus { exit_code } => inspect::status(&ctx, *exit_code),
-        Command::MigrateValidate => inspect::validate(&ctx),
-        Command::MigrateRepair => repair::repair(&ctx),
+        Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
+        Command::MigrateValidate => inspect::validate(ctx),
+        Command::MigrateRepair { dry_run } => repair::repair(ctx, *dry_run),
         Command::MigrateResolve {
             target,
             applied,
             rolled_back: _,
-        } => repair::resolve(&ctx, target, *applied),
-        Command::MigrateUnlock => inspect::unlock(&ctx),
+        } => repair::resolve(ctx, target, *applied),
+        Command::MigrateUnlock => inspect::unlock(ctx),
         Command::SeedRun {
             specific,
             changed,
             dry_run,
-        } => commands::seed::run(&ctx, specific, *changed, *dry_run),
-        Command::SeedStatus => commands::seed::status(&ctx),
-        Command::DbCreate => commands::database::create(&ctx),
-        Command::DbDrop => commands::database::drop(&ctx),
+        } => commands::seed::run(ctx, specific, *changed, *dry_run),
+        Command::SeedStatus => commands::seed::status(ctx),
+        Command::DbCreate => commands::database::create(ctx),
+        Command::DbDrop => commands::database::drop(ctx),
         Command::DbWait { timeout } => {
-            commands::database::wait(&ctx, std::time::Duration::from_secs(*timeout))
+            commands::database::wait(ctx, std::time::Duration::from_secs(*timeout))
         }
     }
 }

@@ -18,6 +18,8 @@ fn main() -> std::process::ExitCode {
             };
         }
     }
-    let cli = dbtool::cli::Cli::parse();
-    std::process::ExitCode::from(dbtool::run(cli))
+    match dbtool::cli::Cli::try_parse() {
+        Ok(cli) => std::process::ExitCode::from(dbtool::run(cli)),
+        Err(e) => std::process::ExitCode::from(dbtool::cli::usage_error(e)),
+    }
 }

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use crate::commands::Context;
 use crate::commands::session::{block_on, connect_timeout, guard};
 use crate::config::Ident;
-use crate::db::{ConnectError, Db};
+use crate::db::Db;
 use crate::error::{Error, Result, UsageError};
 use crate::report::{DatabaseOut, WaitOut, ms};
 
@@ -28,7 +28,7 @@ fn database(ctx: &Context) -> Result<Ident> {
 
 async fn server(ctx: &Context) -> Result<Db> {
     let conn = ctx.config.connection()?.without_database();
-    Ok(Db::connect(&conn, connect_timeout(ctx)).await?)
+    Ok(Db::connect_waiting(&conn, connect_timeout(ctx), ctx.config.wait).await?)
 }
 
 async fn exists(db: &mut Db, name: &Ident) -> Result<bool> {
@@ -46,6 +46,7 @@ async fn exists(db: &mut Db, name: &Ident) -> Result<bool> {
 /// db:create: CREATE DATABASE … CHARACTER SET utf8mb4, unless it exists.
 pub(crate) fn create(ctx: &Context) -> Result<u8> {
     let name = database(ctx)?;
+    tracing::info!("db:create: {}", ctx.config.connection()?.target());
     let created = block_on(async {
         let mut db = server(ctx).await?;
         let created = if exists(&mut db, &name).await? {
@@ -74,6 +75,7 @@ pub(crate) fn create(ctx: &Context) -> Result<u8> {
 pub(crate) fn drop(ctx: &Context) -> Result<u8> {
     guard(ctx, "db:drop")?;
     let name = database(ctx)?;
+    tracing::info!("db:drop: {}", ctx.config.connection()?.target());
     let dropped = block_on(async {
         let mut db = server(ctx).await?;
         let dropped = if exists(&mut db, &name).await? {
@@ -101,32 +103,9 @@ pub(crate) fn wait(ctx: &Context, timeout: Duration) -> Result<u8> {
     let conn = ctx.config.connection()?.without_database();
     let started = Instant::now();
     block_on(async {
-        let mut told = false;
-        loop {
-            let left = timeout.saturating_sub(started.elapsed());
-            let attempt = connect_timeout(ctx).min(left.max(Duration::from_millis(200)));
-            match Db::connect(&conn, attempt).await {
-                Ok(db) => {
-                    db.close().await;
-                    return Ok(());
-                }
-                // A server that answers but refuses us (a login error, a TLS problem) is up:
-                // waiting will not help.
-                Err(e @ (ConnectError::Refused { .. } | ConnectError::Tls { .. })) => {
-                    return Err(e.into());
-                }
-                Err(e) => {
-                    if started.elapsed() >= timeout {
-                        return Err(e.into());
-                    }
-                    if !told {
-                        told = true;
-                        tracing::info!("waiting for {conn} to answer…");
-                    }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-            }
-        }
+        let db = Db::connect_waiting(&conn, connect_timeout(ctx), Some(timeout)).await?;
+        db.close().await;
+        Ok(())
     })?;
     ctx.report.print(&WaitOut {
         ready: true,

@@ -31,18 +31,72 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
         let holder = holder.map_err(|e| Error::db("checking the lock", e))?;
         Ok((rows?.unwrap_or_default(), holder))
     })?;
-    let entries = plan::entries(&files, &rows, false);
+    // A row in flight under a lock someone holds is being applied now: running, not failed.
+    let entries = plan::entries(&files, &rows, holder.is_some());
     let target = ctx.config.connection().ok();
+    let mut migrations = MigrationsOut::new(&entries);
+    if let Some(h) = &holder {
+        for m in migrations
+            .migrations
+            .iter_mut()
+            .filter(|m| m.state == "running")
+        {
+            let secs = h.seconds.map(|s| format!(", {s} s")).unwrap_or_default();
+            m.state_text = format!("{} · connection {}{secs}", m.state_text, h.connection_id);
+        }
+    }
     ctx.report.print(&StatusOut {
         environment: ctx.config.environment.clone(),
         database: target.and_then(|c| c.database.clone()),
         url: target.map(|c| c.to_string()),
-        migrations: MigrationsOut::new(&entries),
+        migrations,
         lock: holder.as_ref().map(holder_out),
         color: ctx.report.term.stdout_color,
     });
+    if !exit_code {
+        return Ok(0);
+    }
+    // A deploy check: 3 when a migration is broken (failed, modified, missing), 5 when the
+    // only thing to do is apply pending ones.
+    let broken: Vec<String> = entries
+        .iter()
+        .filter(|e| e.status.is_broken())
+        .map(|e| format!("{} ({})", e.id(), e.status.name()))
+        .collect();
+    if !broken.is_empty() {
+        tracing::error!(
+            "{} need attention: {}",
+            crate::report::plural(broken.len(), "migration", "migrations"),
+            broken.join(", ")
+        );
+        return Ok(3);
+    }
     let pending = entries.iter().any(|e| e.status.is_pending());
-    Ok(if exit_code && pending { 5 } else { 0 })
+    Ok(if pending { 5 } else { 0 })
+}
+
+/// migrate:currentVersion: the newest applied migration's version (Knex's currentVersion).
+pub(crate) fn current_version(ctx: &Context) -> Result<u8> {
+    let files = discover(ctx)?;
+    let rows = block_on(async {
+        let mut s = Session::open(ctx).await?;
+        let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
+        s.close().await;
+        Ok(rows?.unwrap_or_default())
+    })?;
+    let entries = plan::entries(&files, &rows, false);
+    let current = entries
+        .iter()
+        .filter(|e| {
+            e.row()
+                .is_some_and(|r| r.state == crate::rows::RowState::Applied)
+        })
+        .map(|e| e.version().to_string())
+        .next_back();
+    ctx.report.print(&crate::report::CurrentVersion {
+        current_version: current,
+    });
+    Ok(0)
 }
 
 /// migrate:validate: every file readable and splittable, applied ones unchanged. Exit 3 on
@@ -62,13 +116,45 @@ pub(crate) fn validate(ctx: &Context) -> Result<u8> {
         Ok(rows?.unwrap_or_default())
     })?;
     let entries = plan::entries(&files, &rows, false);
-    let drift = plan::drift(&entries);
+    // Drift, and migrations stopped part-way: a database a deploy must not pass over.
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(d) = plan::drift(&entries) {
+        problems.push(d.to_string());
+    }
+    let unfinished: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match e.status {
+            plan::Status::Failed(_, r) => Some(format!(
+                "\n  {}  failed  {} of {} {} statements applied",
+                e.id(),
+                r.statements_done,
+                r.statements_total,
+                r.direction.as_str()
+            )),
+            _ => None,
+        })
+        .collect();
+    if !unfinished.is_empty() {
+        problems.push(format!(
+            "{} stopped part-way:{}\n  finish {} with `dbtool migrate:latest` (it resumes) or \
+             settle {} with `dbtool migrate:resolve VERSION --applied|--rolled-back`.",
+            crate::report::plural(unfinished.len(), "migration", "migrations"),
+            unfinished.concat(),
+            if unfinished.len() == 1 { "it" } else { "them" },
+            if unfinished.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    let problem = (!problems.is_empty()).then(|| problems.join("\n"));
     ctx.report.print(&ValidateOut {
-        valid: drift.is_none(),
+        valid: problem.is_none(),
+        problem: problem.clone(),
         migrations: MigrationsOut::new(&entries),
     });
-    match drift {
-        Some(d) => Err(Error::Plan(plan::PlanError::Drift(d))),
+    match problem {
+        Some(p) => {
+            tracing::error!("{p}");
+            Ok(3)
+        }
         None => Ok(0),
     }
 }

@@ -14,8 +14,17 @@ use crate::report::{DoneOut, DryRun, DryStatement, DryStep, RunOut, ms};
 use crate::rows::{MigrationRow, RowState};
 use crate::runner::{self, Done, Prepared, Stopped};
 
+/// A migration named on the command line: its version, or its file name as Knex users give
+/// it (`20261201093000_add_email`, `20261201093000_add_email.up.sql`, a path to the file).
 pub(crate) fn version(s: &str) -> Result<Version> {
-    s.parse()
+    let name = s.rsplit(['/', '\\']).next().unwrap_or(s);
+    let name = name
+        .strip_suffix(".up.sql")
+        .or_else(|| name.strip_suffix(".down.sql"))
+        .unwrap_or(name);
+    let digits = name.split_once('_').map_or(name, |(v, _)| v);
+    digits
+        .parse()
         .map_err(|_| UsageError::BadVersion(s.to_owned()).into())
 }
 
@@ -139,7 +148,7 @@ async fn migrate_in(
     // Read and check every file of the plan before taking the lock or writing anything.
     let first = runner::prepare(&plan, &guarded)?;
 
-    s.lock(ctx).await?;
+    s.lock(ctx, req.command()).await?;
     ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
     // Another process may have run meanwhile: plan again on what the ledger says now.
     let rows = ledger::read_migrations(&mut s.db, &s.tables)
@@ -178,7 +187,7 @@ async fn migrate_in(
         }
         Err(Stopped { done, error }) => {
             if !done.is_empty() {
-                ctx.report.print(&run_out(&plan, &done));
+                ctx.report.partial(&run_out(&plan, &done));
             }
             Err(error)
         }
@@ -222,6 +231,7 @@ fn dry_run_out(plan: &Plan, steps: &[Prepared]) -> DryRun {
                         number: s.number,
                         line: s.line,
                         sql: s.sql().to_owned(),
+                        delimited: !s.default_delimiter,
                     })
                     .collect(),
                 describe: runner::describe(p),

@@ -13,24 +13,38 @@ use crate::rows::RowState;
 
 /// migrate:repair: accept modified files (re-record their checksums) and forget migrations
 /// whose files are gone. Shows each change; logs each.
-pub(crate) fn repair(ctx: &Context) -> Result<u8> {
-    guard(ctx, "migrate:repair")?;
+pub(crate) fn repair(ctx: &Context, dry_run: bool) -> Result<u8> {
+    if !dry_run {
+        guard(ctx, "migrate:repair")?;
+    }
     let files = discover(ctx)?;
     block_on(async {
         let mut s = Session::open(ctx).await?;
-        let result = repair_in(ctx, &mut s, &files).await;
+        let result = repair_in(ctx, &mut s, &files, dry_run).await;
         s.close().await;
         result
     })
 }
 
-async fn repair_in(ctx: &Context, s: &mut Session, files: &[MigrationFile]) -> Result<u8> {
-    s.lock(ctx).await?;
+async fn repair_in(
+    ctx: &Context,
+    s: &mut Session,
+    files: &[MigrationFile],
+    dry_run: bool,
+) -> Result<u8> {
+    if !dry_run {
+        s.lock(ctx, "migrate:repair").await?;
+    }
     let Some(rows) = ledger::read_migrations(&mut s.db, &s.tables).await? else {
-        ctx.report.print(&Repaired { repaired: vec![] });
+        ctx.report.print(&Repaired {
+            dry_run,
+            repaired: vec![],
+        });
         return Ok(0);
     };
-    ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
+    if !dry_run {
+        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
+    }
     let entries = plan::entries(files, &rows, false);
     let mut repaired = Vec::new();
     let wrap = |e| Error::db("repairing the ledger", e);
@@ -38,17 +52,21 @@ async fn repair_in(ctx: &Context, s: &mut Session, files: &[MigrationFile]) -> R
         let change = match e.status {
             Status::Modified(f, r) => {
                 let change = format!("checksum {} -> {}", r.checksum.short(), f.checksum.short());
-                ledger::repair(&mut s.db, &s.tables, r, &f.name, &f.checksum, &change)
-                    .await
-                    .map_err(wrap)?;
+                if !dry_run {
+                    ledger::repair(&mut s.db, &s.tables, r, &f.name, &f.checksum, &change)
+                        .await
+                        .map_err(wrap)?;
+                }
                 change
             }
             Status::Missing(r) if r.state == RowState::Applied => {
                 let change =
                     "file gone: forgotten (its schema changes stay in the database)".to_owned();
-                ledger::forget(&mut s.db, &s.tables, r, &change)
-                    .await
-                    .map_err(wrap)?;
+                if !dry_run {
+                    ledger::forget(&mut s.db, &s.tables, r, &change)
+                        .await
+                        .map_err(wrap)?;
+                }
                 change
             }
             _ => continue,
@@ -58,7 +76,7 @@ async fn repair_in(ctx: &Context, s: &mut Session, files: &[MigrationFile]) -> R
             change,
         });
     }
-    ctx.report.print(&Repaired { repaired });
+    ctx.report.print(&Repaired { dry_run, repaired });
     Ok(0)
 }
 
@@ -82,7 +100,7 @@ async fn resolve_in(
     v: &Version,
     applied: bool,
 ) -> Result<u8> {
-    s.lock(ctx).await?;
+    s.lock(ctx, "migrate:resolve").await?;
     let rows = ledger::read_migrations(&mut s.db, &s.tables)
         .await?
         .unwrap_or_default();

@@ -8,7 +8,7 @@ use crate::config::KNEXFILE;
 use crate::error::{Error, Result, UsageError};
 use crate::files::name::{Version, snake_case};
 use crate::files::{self};
-use crate::report::Created;
+use crate::report::{Created, Report};
 
 const KNEXFILE_TEMPLATE: &str = r#"# dbtool configuration: one [section] per environment (choose with --env NAME or DBTOOL_ENV).
 # The connection is --url, else DATABASE_URL, else the section's `url` (or a [ENV.connection]
@@ -30,26 +30,32 @@ protected = true        # rollback, down, seed:run, repair and resolve need --ye
 "#;
 
 /// `dbtool init`: knexfile.toml, db/migrations, db/seeds. Never overwrites.
-pub(crate) fn init(ctx: &Context) -> Result<()> {
-    let knexfile = ctx.cwd.join(KNEXFILE);
-    if knexfile.exists() {
-        return Err(Error::Exists {
-            path: KNEXFILE.into(),
-        });
+/// `dbtool init [--knexfile PATH]`: the knexfile (at PATH, or `knexfile.toml`) and the
+/// `db/migrations` and `db/seeds` folders beside it. Nothing that exists is overwritten.
+pub(crate) fn init(report: &Report, cwd: &Path, knexfile: Option<&Path>) -> Result<u8> {
+    let target = cwd.join(knexfile.unwrap_or(Path::new(KNEXFILE)));
+    let paths = files::Paths {
+        cwd: cwd.to_path_buf(),
+    };
+    let shown = paths.display(&target);
+    if target.exists() {
+        return Err(Error::Exists { path: shown });
     }
-    let mut created = Vec::new();
+    let root = target.parent().unwrap_or(cwd).to_path_buf();
+    let mut created = vec![shown.clone()];
     for dir in ["db/migrations", "db/seeds"] {
-        let path = ctx.cwd.join(dir);
+        let path = root.join(dir);
         if !path.is_dir() {
-            fs::create_dir_all(&path).map_err(|e| Error::io(dir, e))?;
-            created.push(format!("{dir}/"));
+            fs::create_dir_all(&path).map_err(|e| Error::io(paths.display(&path), e))?;
+            created.push(format!("{}/", paths.display(&path)));
         }
     }
-    write_new(&knexfile, KNEXFILE_TEMPLATE, KNEXFILE)?;
-    created.insert(0, KNEXFILE.to_owned());
-    ctx.report.print(&Created { created });
-    Ok(())
+    write_new(&target, KNEXFILE_TEMPLATE, &shown)?;
+    report.print(&Created { created });
+    Ok(0)
 }
+
+pub(crate) use crate::files::TEMPLATE_MARK;
 
 /// `dbtool migrate:make NAME`: `<UTC timestamp>_<name>.up.sql` and `.down.sql`.
 pub(crate) fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
@@ -79,6 +85,7 @@ pub(crate) fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
         &up,
         &format!(
             "-- {id} (up)\n\
+             -- {TEMPLATE_MARK}: replace these comments with the migration's statements.\n\
              -- Statements end with `;`. Use `DELIMITER $$` … `DELIMITER ;` around triggers and\n\
              -- procedures. A migration of only INSERT/UPDATE/DELETE runs in one transaction;\n\
              -- DDL commits as it goes, and dbtool records each statement so a failed run resumes.\n\n"
@@ -89,6 +96,7 @@ pub(crate) fn migrate_make(ctx: &Context, name: &str) -> Result<()> {
         &down,
         &format!(
             "-- {id} (down): undo the up migration, newest change first.\n\
+             -- {TEMPLATE_MARK}: replace these comments with the statements that undo it.\n\
              -- Delete this file if the migration cannot be undone; rollback will then refuse it.\n\n"
         ),
         &ctx.paths.display(&down),

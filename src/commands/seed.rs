@@ -156,7 +156,7 @@ async fn run_in(
         ctx.report.print(&run_out(infos, &decisions, true, &[]));
         return Ok(0);
     }
-    s.lock(ctx).await?;
+    s.lock(ctx, "seed:run").await?;
     ledger::ensure(&mut s.db, &s.tables, Need::Seeds).await?;
     // Decide on what the ledger says now that we hold the lock.
     let rows = ledger::read_seeds(&mut s.db, &s.tables)
@@ -173,11 +173,10 @@ async fn run_in(
             .unwrap_or(0);
         let bar = ctx.report.byte_bar(size, &info.seed.key);
         let row_exists = row_of(&rows, &info.seed).is_some();
-        let mut on_progress = |bytes: u64, n: u32| {
+        let mut on_progress = |bytes: u64, _statements: u32| {
             if bytes > 0 {
                 bar.set_position(bytes);
             }
-            bar.set_message(format!("{n} statements"));
         };
         let tables = s.tables.clone();
         let first = done.is_empty();
@@ -203,7 +202,8 @@ async fn run_in(
             }
             Err(e) => {
                 if !done.is_empty() {
-                    ctx.report.print(&run_out(infos, &decisions, false, &done));
+                    ctx.report
+                        .partial(&run_out(infos, &decisions, false, &done));
                 }
                 return Err(e);
             }

@@ -53,7 +53,7 @@ impl Session {
             })
         })?;
         let timeout = connect_timeout(ctx);
-        let db = Db::connect(conn, timeout).await?;
+        let db = Db::connect_waiting(conn, timeout, ctx.config.wait).await?;
         let tables = Tables::new(
             database,
             &ctx.config.migrations_table,
@@ -76,7 +76,13 @@ impl Session {
 
     /// Takes the migration lock on a connection of its own (waiting up to `lock_timeout`),
     /// and warns about clusters where it does not protect.
-    pub(crate) async fn lock(&mut self, ctx: &Context) -> Result<()> {
+    pub(crate) async fn lock(&mut self, ctx: &Context, command: &str) -> Result<()> {
+        // Every command that writes says where, before it acts.
+        tracing::info!(
+            "{command}: {} (environment {})",
+            self.connection.target(),
+            ctx.config.environment
+        );
         let mut control = Db::connect(&self.connection, self.timeout).await?;
         control.lock(&self.lock, ctx.config.lock_timeout).await?;
         warn_if_cluster(&mut control).await;
@@ -152,12 +158,22 @@ pub(crate) fn guard(ctx: &Context, command: &'static str) -> Result<()> {
     if !ctx.config.protected || ctx.yes {
         return Ok(());
     }
+    let target = ctx
+        .config
+        .connection()
+        .map(|c| c.target())
+        .unwrap_or_default();
+    let via = ctx
+        .config
+        .protected_by
+        .clone()
+        .map(|other| (other, target.clone()));
     let stdin = std::io::stdin();
     if stdin.is_terminal() && std::io::stderr().is_terminal() {
-        eprint!(
-            "environment `{}` is protected. Run `{command}`? [y/N] ",
-            ctx.config.environment
-        );
+        let whose = via
+            .as_ref()
+            .map_or(ctx.config.environment.as_str(), |(o, _)| o);
+        eprint!("{target} is protected (environment `{whose}`). Run `{command}`? [y/N] ");
         let mut answer = String::new();
         if stdin.read_line(&mut answer).is_ok()
             && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
@@ -168,6 +184,7 @@ pub(crate) fn guard(ctx: &Context, command: &'static str) -> Result<()> {
     Err(Error::Protected {
         env: ctx.config.environment.clone(),
         command,
+        via,
     })
 }
 

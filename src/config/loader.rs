@@ -26,7 +26,18 @@ const ENV_KEYS: &[&str] = &[
     "ssl_mode",
     "ssl_ca",
     "connect_timeout",
+    // Knex's spelling: [ENV.migrations] directory / tableName, [ENV.seeds] directory.
+    "migrations",
+    "seeds",
 ];
+
+/// Keys of Knex's `[ENV.migrations]` and `[ENV.seeds]` tables that dbtool reads.
+const KNEX_MIGRATIONS_KEYS: &[&str] = &["directory", "tableName"];
+const KNEX_SEEDS_KEYS: &[&str] = &["directory"];
+
+/// Keys whose misspelling is an error rather than a warning: a typo must never turn a
+/// safety off silently.
+const SAFETY_KEYS: &[&str] = &["protected", "out_of_order"];
 
 /// Keys a `[ENV.connection]` table may hold.
 const CONNECTION_KEYS: &[&str] = &[
@@ -43,6 +54,12 @@ const CONNECTION_KEYS: &[&str] = &[
 
 /// An environment's section, owned, with the line of each key.
 pub(super) type Section = HashMap<String, (usize, Value)>;
+
+/// The connection a command uses, and the environment's own when an override replaced it.
+pub(super) struct Resolved {
+    pub(super) connection: Option<(Connection, Origin)>,
+    pub(super) replaced: Option<(Connection, Origin)>,
+}
 
 /// A TOML value reduced to what a knexfile uses.
 #[derive(Debug, Clone)]
@@ -73,6 +90,8 @@ pub(super) struct Loader<'a> {
     pub(super) text: &'a str,
     pub(super) env: &'a Env,
     pub(super) warnings: Vec<String>,
+    /// Every environment's section, by name (protection follows the database reached).
+    pub(super) sections: Vec<(String, Section)>,
 }
 
 impl Loader<'_> {
@@ -85,7 +104,7 @@ impl Loader<'_> {
     }
 
     /// `knexfile.toml:3 development.url`
-    fn at(&self, line: usize, key: &str) -> String {
+    pub(super) fn at(&self, line: usize, key: &str) -> String {
         format!("{}:{line}: {key}", self.path.display())
     }
 
@@ -140,13 +159,20 @@ impl Loader<'_> {
                     found: self.convert(v).type_name().to_owned(),
                 });
             };
-            self.check_keys(&name, &table, ENV_KEYS);
-            if let Some((_, Value::Table(conn))) = table.get("connection") {
-                self.check_keys(&format!("{name}.connection"), conn, CONNECTION_KEYS);
+            self.check_keys(&name, &table, ENV_KEYS)?;
+            for (key, known) in [
+                ("connection", CONNECTION_KEYS),
+                ("migrations", KNEX_MIGRATIONS_KEYS),
+                ("seeds", KNEX_SEEDS_KEYS),
+            ] {
+                if let Some((_, Value::Table(t))) = table.get(key) {
+                    self.check_keys(&format!("{name}.{key}"), t, known)?;
+                }
             }
             if name == environment {
-                chosen = Some(table);
+                chosen = Some(table.clone());
             }
+            self.sections.push((name.clone(), table));
             names.push((line, name));
         }
         names.sort();
@@ -165,25 +191,42 @@ impl Loader<'_> {
         }
     }
 
-    fn check_keys(&mut self, prefix: &str, table: &Section, known: &[&str]) {
+    fn check_keys(
+        &mut self,
+        prefix: &str,
+        table: &Section,
+        known: &[&str],
+    ) -> Result<(), ConfigError> {
         let mut keys: Vec<_> = table.iter().collect();
         keys.sort_by_key(|(_, (line, _))| *line);
         for (key, (line, _)) in keys {
             if known.contains(&key.as_str()) {
                 continue;
             }
-            let nearest = known
+            let near = known
                 .iter()
                 .map(|k| (strsim::levenshtein(k, key), *k))
                 .min()
                 .filter(|(d, k)| *d <= 3.max(k.len() / 3))
-                .map(|(_, k)| format!("; did you mean `{k}`?"))
+                .map(|(_, k)| k);
+            if let Some(k) = near.filter(|k| SAFETY_KEYS.contains(k)) {
+                return Err(ConfigError::Invalid {
+                    at: self.at(*line, &format!("{prefix}.{key}")),
+                    problem: format!(
+                        "unknown key; did you mean `{k}`? (a misspelt safety setting is an \
+                         error, never ignored)"
+                    ),
+                });
+            }
+            let nearest = near
+                .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_else(|| format!("; known keys: {}", known.join(", ")));
             self.warnings.push(format!(
                 "{}:{line}: unknown key `{prefix}.{key}` is ignored{nearest}",
                 self.path.display()
             ));
         }
+        Ok(())
     }
 
     pub(super) fn string(
@@ -259,61 +302,97 @@ impl Loader<'_> {
         }
     }
 
-    /// The connection: `--url` > `DATABASE_URL` > the section's `url` or `connection` table.
-    /// Settings that are overridden are not expanded, so an unset `${VAR}` in a URL that is
-    /// not used is no error.
+    fn parse_url(&mut self, text: &str, at: String) -> Result<(Connection, Origin), ConfigError> {
+        let (c, unknown) = super::url::parse_url(text).map_err(|problem| ConfigError::Url {
+            at: at.clone(),
+            problem,
+        })?;
+        for p in unknown {
+            self.warnings
+                .push(format!("{at}: unknown URL parameter `{p}` is ignored"));
+        }
+        Ok((c, Origin(at)))
+    }
+
+    /// The connection: `--url` > `DATABASE_URL` > the section's `url` or `connection` table;
+    /// and the section's own when an override replaced it (resolved as far as it can be: an
+    /// unset `${VAR}` in a URL that is not used is no error).
     pub(super) fn connection(
         &mut self,
         overrides: &Overrides,
         env_name: &str,
         section: Option<&Section>,
         root: &Path,
+    ) -> Result<Resolved, ConfigError> {
+        let over = match (&overrides.url, self.env.non_empty("DATABASE_URL")) {
+            (Some(url), _) => Some((url.clone(), "--url")),
+            (None, Some(url)) => Some((url.to_owned(), "DATABASE_URL")),
+            (None, None) => None,
+        };
+        let Some((url, at)) = over else {
+            return Ok(Resolved {
+                connection: self.own(env_name, section, root)?,
+                replaced: None,
+            });
+        };
+        let (mut conn, origin) = self.parse_url(&url, at.into())?;
+        // `ssl_mode`, `ssl_ca` and `connect_timeout` of the section apply to an override too.
+        self.section_tls(env_name, section, root, &mut conn)?;
+        let saved = std::mem::take(&mut self.warnings);
+        let replaced = self.own(env_name, section, root).ok().flatten();
+        self.warnings = saved;
+        Ok(Resolved {
+            connection: Some((conn, origin)),
+            replaced,
+        })
+    }
+
+    /// The section's own connection (`url` or a `[ENV.connection]` table).
+    pub(super) fn own(
+        &mut self,
+        env_name: &str,
+        section: Option<&Section>,
+        root: &Path,
     ) -> Result<Option<(Connection, Origin)>, ConfigError> {
-        let from_url = |this: &mut Self, text: &str, at: String| {
-            let (c, unknown) = super::url::parse_url(text).map_err(|problem| ConfigError::Url {
-                at: at.clone(),
-                problem,
-            })?;
-            for p in unknown {
-                this.warnings
-                    .push(format!("{at}: unknown URL parameter `{p}` is ignored"));
+        let url = section.and_then(|s| s.get("url"));
+        let table = section.and_then(|s| s.get("connection"));
+        let (mut conn, origin) = match (url, table) {
+            (Some(_), Some((line, _))) => {
+                return Err(ConfigError::Invalid {
+                    at: self.at(*line, &format!("{env_name}.connection")),
+                    problem: "give either `url` or a [connection] table, not both".into(),
+                });
             }
-            Ok::<_, ConfigError>((c, Origin(at)))
-        };
-        let (mut conn, origin) = if let Some(url) = &overrides.url {
-            from_url(self, url, "--url".into())?
-        } else if let Some(url) = self.env.non_empty("DATABASE_URL") {
-            from_url(self, url, "DATABASE_URL".into())?
-        } else {
-            let url = section.and_then(|s| s.get("url"));
-            let table = section.and_then(|s| s.get("connection"));
-            match (url, table) {
-                (Some(_), Some((line, _))) => {
-                    return Err(ConfigError::Invalid {
-                        at: self.at(*line, &format!("{env_name}.connection")),
-                        problem: "give either `url` or a [connection] table, not both".into(),
-                    });
-                }
-                (Some(v), None) => {
-                    let at = self.at(v.0, &format!("{env_name}.url"));
-                    let text = self.string(env_name, "url", v)?;
-                    from_url(self, &text, at)?
-                }
-                (None, Some((line, Value::Table(t)))) => {
-                    let at = self.at(*line, &format!("{env_name}.connection"));
-                    (self.connection_table(env_name, t)?, Origin(at))
-                }
-                (None, Some(v)) => {
-                    return Err(ConfigError::Type {
-                        at: self.at(v.0, &format!("{env_name}.connection")),
-                        expected: "a table ([ENV.connection])",
-                        found: v.1.type_name().to_owned(),
-                    });
-                }
-                (None, None) => return Ok(None),
+            (Some(v), None) => {
+                let at = self.at(v.0, &format!("{env_name}.url"));
+                let text = self.string(env_name, "url", v)?;
+                self.parse_url(&text, at)?
             }
+            (None, Some((line, Value::Table(t)))) => {
+                let at = self.at(*line, &format!("{env_name}.connection"));
+                (self.connection_table(env_name, t)?, Origin(at))
+            }
+            (None, Some(v)) => {
+                return Err(ConfigError::Type {
+                    at: self.at(v.0, &format!("{env_name}.connection")),
+                    expected: "a table ([ENV.connection])",
+                    found: v.1.type_name().to_owned(),
+                });
+            }
+            (None, None) => return Ok(None),
         };
-        // `ssl_mode` and `ssl_ca` may also sit in the environment's own section.
+        self.section_tls(env_name, section, root, &mut conn)?;
+        Ok(Some((conn, origin)))
+    }
+
+    /// `ssl_mode`, `ssl_ca` and `connect_timeout` may also sit in the environment's section.
+    fn section_tls(
+        &self,
+        env_name: &str,
+        section: Option<&Section>,
+        root: &Path,
+        conn: &mut Connection,
+    ) -> Result<(), ConfigError> {
         if let Some(s) = section {
             if let Some(v) = s.get("ssl_mode") {
                 conn.ssl_mode = Some(self.ssl_mode(env_name, "ssl_mode", v)?);
@@ -328,7 +407,32 @@ impl Loader<'_> {
         if let Some(ca) = &conn.ssl_ca {
             conn.ssl_ca = Some(root.join(ca));
         }
-        Ok(Some((conn, origin)))
+        Ok(())
+    }
+
+    /// The connections of the other environments marked `protected`, as far as they resolve.
+    pub(super) fn protected_targets(
+        &mut self,
+        chosen: &str,
+        root: &Path,
+    ) -> Vec<(String, Connection)> {
+        let sections = self.sections.clone();
+        let saved = std::mem::take(&mut self.warnings);
+        let mut out = Vec::new();
+        for (name, section) in &sections {
+            if name == chosen {
+                continue;
+            }
+            let protected = section
+                .get("protected")
+                .and_then(|v| self.boolean(name, "protected", v).ok())
+                .unwrap_or(false);
+            if protected && let Ok(Some((c, _))) = self.own(name, Some(section), root) {
+                out.push((name.clone(), c));
+            }
+        }
+        self.warnings = saved;
+        out
     }
 
     fn ssl_mode(

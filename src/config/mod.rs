@@ -93,6 +93,11 @@ pub struct Overrides {
     pub knexfile: Option<PathBuf>,
     pub env: Option<String>,
     pub url: Option<String>,
+    /// `--migrations-dir` / `--seeds-dir`, relative to the working directory.
+    pub migrations_dir: Option<PathBuf>,
+    pub seeds_dir: Option<PathBuf>,
+    /// `--wait`: keep trying to connect this long.
+    pub wait: Option<Duration>,
 }
 
 /// Where a setting came from, for messages: `knexfile.toml:3 development.url`, `--url`, …
@@ -170,7 +175,12 @@ pub struct Config {
     pub log_table: Ident,
     pub lock_timeout: Duration,
     pub protected: bool,
+    /// The protected environment whose database the connection reaches, when it is not the
+    /// chosen one (protection follows the database, not the environment's name).
+    pub protected_by: Option<String>,
     pub out_of_order: bool,
+    /// How long to keep trying to connect (`--wait`); None: one attempt.
+    pub wait: Option<Duration>,
     /// The connection, if one is configured; only commands that connect need it.
     connection: Option<(Connection, Origin)>,
     /// Problems that do not stop anything (unknown keys, unknown URL parameters).
@@ -204,7 +214,7 @@ impl Config {
 pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, ConfigError> {
     let knexfile = match &overrides.knexfile {
         Some(p) => Some(cwd.join(p)),
-        None => Some(cwd.join(KNEXFILE)).filter(|p| p.is_file()),
+        None => find_knexfile(cwd),
     };
     let text = match &knexfile {
         Some(path) => Some(
@@ -216,6 +226,21 @@ pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, Conf
         None => None,
     };
     parse(text.as_deref(), knexfile.as_deref(), overrides, env, cwd)
+}
+
+/// The knexfile of the project `cwd` is in: `knexfile.toml` in `cwd` or the nearest folder
+/// above it (as Knex finds its knexfile), up to the top of the git repository it is in.
+pub fn find_knexfile(cwd: &Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(KNEXFILE);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    None
 }
 
 /// Resolves a configuration from a knexfile's text (None: there is no knexfile) without
@@ -233,6 +258,7 @@ pub fn parse(
         .env
         .clone()
         .or_else(|| env.non_empty("DBTOOL_ENV").map(str::to_owned))
+        .or_else(|| env.non_empty("NODE_ENV").map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_ENV.to_owned());
     let root = knexfile
         .as_deref()
@@ -244,15 +270,23 @@ pub fn parse(
         text: text.unwrap_or(""),
         env,
         warnings: Vec::new(),
+        sections: Vec::new(),
     };
     let section = match text {
         Some(text) => loader.section(text, &environment)?,
         None => None,
     };
     let section = section.as_ref();
-    let settings = settings(&loader, &environment, section, &root)?;
-    let connection = loader.connection(overrides, &environment, section, &root)?;
-
+    let mut settings = settings(&loader, &environment, section, &root)?;
+    override_dirs(&mut settings, overrides, env, cwd);
+    let (connection, protected_by) = connection(
+        &mut loader,
+        overrides,
+        &environment,
+        section,
+        &root,
+        settings.protected,
+    )?;
     Ok(Config {
         environment,
         knexfile,
@@ -263,11 +297,90 @@ pub fn parse(
         seeds_table: settings.seeds_table,
         log_table: settings.log_table,
         lock_timeout: settings.lock_timeout,
-        protected: settings.protected,
+        protected: settings.protected || protected_by.is_some(),
+        protected_by,
         out_of_order: settings.out_of_order,
+        wait: overrides.wait,
         connection,
         warnings: loader.warnings,
     })
+}
+
+/// A connection and where it came from.
+type Configured = (Connection, Origin);
+
+/// Folders from the command line or the environment win over the knexfile's.
+fn override_dirs(settings: &mut Settings, overrides: &Overrides, env: &Env, cwd: &Path) {
+    for (flag, var, dir) in [
+        (
+            &overrides.migrations_dir,
+            "DBTOOL_MIGRATIONS_DIR",
+            &mut settings.migrations_dir,
+        ),
+        (
+            &overrides.seeds_dir,
+            "DBTOOL_SEEDS_DIR",
+            &mut settings.seeds_dir,
+        ),
+    ] {
+        if let Some(d) = flag
+            .clone()
+            .or_else(|| env.non_empty(var).map(PathBuf::from))
+        {
+            *dir = cwd.join(d);
+        }
+    }
+}
+
+/// The connection, with a warning when an override replaces the environment's own; and the
+/// protected environment whose database it reaches, when that is not the chosen one.
+fn connection(
+    loader: &mut Loader<'_>,
+    overrides: &Overrides,
+    environment: &str,
+    section: Option<&Section>,
+    root: &Path,
+    protected: bool,
+) -> Result<(Option<Configured>, Option<String>), ConfigError> {
+    let resolved = loader.connection(overrides, environment, section, root)?;
+    let connection = resolved.connection;
+    if let (Some((c, o)), Some((own, own_at))) = (&connection, &resolved.replaced)
+        && !same_database(c, own)
+    {
+        loader.warnings.push(format!(
+            "{o} replaces environment `{environment}`'s connection ({own_at}): using {c}, not {own}"
+        ));
+    }
+    let mut protected_by = None;
+    if !protected && let Some((c, _)) = &connection {
+        protected_by = loader
+            .protected_targets(environment, root)
+            .into_iter()
+            .find(|(_, p)| same_database(c, p))
+            .map(|(name, _)| name);
+    }
+    Ok((connection, protected_by))
+}
+
+/// Whether two connections reach the same database: host (loopback names are one), port
+/// (or socket) and database.
+fn same_database(a: &Connection, b: &Connection) -> bool {
+    let host = |c: &Connection| {
+        if c.socket.is_some() {
+            return format!(
+                "socket:{}",
+                c.socket
+                    .as_ref()
+                    .map_or(String::new(), |s| s.display().to_string())
+            );
+        }
+        if c.is_loopback() {
+            "loopback".to_owned()
+        } else {
+            c.host.to_ascii_lowercase()
+        }
+    };
+    host(a) == host(b) && (a.socket.is_some() || a.port == b.port) && a.database == b.database
 }
 
 /// An environment's settings other than its connection.
@@ -294,9 +407,35 @@ fn settings(
             Some(v) => loader.string(environment, key, v).map(Some),
         }
     };
+    // Knex's `[ENV.migrations] directory`, `tableName` and `[ENV.seeds] directory` are the
+    // same settings under other names; giving both spellings is an error.
+    let knex = |table: &str, key: &str, ours: &str| -> Result<Option<String>, ConfigError> {
+        let Some((_, loader::Value::Table(t))) = section.and_then(|s| s.get(table)) else {
+            return Ok(None);
+        };
+        let Some(v) = t.get(key) else { return Ok(None) };
+        if let Some((line, _)) = section.and_then(|s| s.get(ours)) {
+            return Err(ConfigError::Invalid {
+                at: loader.at(*line, &format!("{environment}.{ours}")),
+                problem: format!("also given as {table}.{key}: keep one"),
+            });
+        }
+        loader
+            .string(&format!("{environment}.{table}"), key, v)
+            .map(Some)
+    };
+    let get_or = |ours: &str, table: &str, key: &str| -> Result<Option<String>, ConfigError> {
+        match knex(table, key, ours)? {
+            Some(v) => Ok(Some(v)),
+            None => get_str(ours),
+        }
+    };
     let dir = |s: Option<String>, default: &str| root.join(s.unwrap_or_else(|| default.into()));
-    let migrations_dir = dir(get_str("migrations_dir")?, "db/migrations");
-    let seeds_dir = dir(get_str("seeds_dir")?, "db/seeds");
+    let migrations_dir = dir(
+        get_or("migrations_dir", "migrations", "directory")?,
+        "db/migrations",
+    );
+    let seeds_dir = dir(get_or("seeds_dir", "seeds", "directory")?, "db/seeds");
     let table = |s: Option<String>, key: &str, default: &str| -> Result<Ident, ConfigError> {
         let name = s.unwrap_or_else(|| default.into());
         Ident::table(&name).map_err(|problem| ConfigError::Invalid {
@@ -305,7 +444,7 @@ fn settings(
         })
     };
     let migrations_table = table(
-        get_str("migrations_table")?,
+        get_or("migrations_table", "migrations", "tableName")?,
         "migrations_table",
         "dbtool_migrations",
     )?;

@@ -301,7 +301,7 @@ fn dot_env_fills_in_without_overriding() {
 #[test]
 fn a_broken_variable_reference_does_not_show_the_password() {
     let text =
-        "[staging]\nurl = \"mysql://${DB_USERy:Pw_SeCrEt_9@TECTED:-yes}\"\nout_nf_order = \"0\"\n";
+        "[staging]\nurl = \"mysql://${DB_USERy:Pw_SeCrEt_9@TECTED:-yes}\"\nmigratons_dir = \"0\"\n";
     let o = Overrides {
         env: Some("staging".into()),
         ..Overrides::default()

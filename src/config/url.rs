@@ -124,6 +124,25 @@ impl Connection {
         })
     }
 
+    /// `user@host:port/database`, as commands that write name their target (no password).
+    pub fn target(&self) -> String {
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let at = match &self.socket {
+            Some(s) => format!("{host} (socket {})", s.display()),
+            None => format!("{host}:{}", self.port),
+        };
+        format!("{user}{at}/{}", self.database.as_deref().unwrap_or(""))
+    }
+
     /// The same connection without a database (to create or drop it, or to wait for the server).
     pub fn without_database(&self) -> Connection {
         Connection {
@@ -189,6 +208,11 @@ pub enum UrlError {
          password (`/` is %2F, `?` %3F, `#` %23, `@` %40)"
     )]
     Spilled(&'static str),
+    #[error(
+        "the user or password (not shown) holds `/`, `?`, `#` or `@`, which end that part of a \
+         URL: percent-encode them (`/` is %2F, `?` %3F, `#` %23, `@` %40, `:` %3A)"
+    )]
+    Unencoded,
 }
 
 /// A URL parameter that dbtool does not know; reported as a warning.
@@ -197,6 +221,14 @@ pub type UnknownParam = String;
 /// Parses `mysql://user:password@host:port/database?ssl_mode=…&ssl_ca=…&socket=…`.
 pub fn parse_url(text: &str) -> Result<(Connection, Vec<UnknownParam>), UrlError> {
     let text = text.trim();
+    // The user and password run to the last `@`; a `/`, `?` or `#` (or another `@`) in them
+    // would cut the URL there, and the rest would be read as a host, a path or a fragment.
+    if let Some((_, rest)) = text.split_once("://")
+        && let Some(at) = rest.rfind('@')
+        && rest[..at].contains(['/', '?', '#', '@'])
+    {
+        return Err(UrlError::Unencoded);
+    }
     let parse = |t: &str| {
         url::Url::parse(t).map_err(|e| match e {
             url::ParseError::InvalidPort => UrlError::Port,
@@ -331,8 +363,11 @@ mod tests {
         assert!(c.is_loopback());
         let (c, unknown) = parse_url("mysql://u@db:3306/x?charset=utf8").unwrap();
         assert_eq!(unknown, ["charset"]);
-        let (_, unknown) = parse_url("mysql://u:123?hunter2@h/db").unwrap();
-        assert_eq!(unknown, ["(not shown: not a plain name)"]);
+        // A `?` in the password: refused with the hint, never read as a query.
+        assert_eq!(
+            parse_url("mysql://u:123?hunter2@h/db"),
+            Err(UrlError::Unencoded)
+        );
         assert_eq!(c.effective_ssl_mode(), SslMode::Preferred);
     }
 
@@ -352,11 +387,34 @@ mod tests {
             ),
             ("mysql://u:hunter2@/db", "no host"),
             ("mysql://mariadb://u:hunter2@h/db", "percent-encode"),
-            ("mysql://u:pw/hunter2@h/db", "port"),
+            ("mysql://u:pw/hunter2@h/db", "percent-encode"),
         ] {
             let e = parse_url(url).unwrap_err().to_string();
             assert!(e.contains(want), "{url}: {e}");
             assert!(!e.contains("hunter2"), "{url}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod spill_tests {
+    use super::*;
+
+    #[test]
+    fn a_password_that_breaks_the_url_gets_the_percent_encoding_hint() {
+        for url in [
+            "mysql://app:Zq#x9@db.example.com:3306/app",
+            "mysql://app:Zq/x9@db.example.com:3306/app",
+            "mysql://app:Zq@x9@db.example.com:3306/app",
+            "mysql://app:Zq?x9@db.example.com:3306/app",
+        ] {
+            let e = parse_url(url).err().map(|e| e.to_string());
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains("percent-encode")
+                    && !e.contains("Zq")
+                    && !e.contains("x9")),
+                "{url}: {e:?}"
+            );
         }
     }
 }

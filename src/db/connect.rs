@@ -108,7 +108,7 @@ pub(super) fn connect_error(e: mysql_async::Error, target: &str, c: &Connection)
         mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
             let hint = match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
-                    " (is the server running? `dbtool db:wait` waits for it)"
+                    " (is the server running? --wait waits for it)"
                 }
                 _ => "",
             };

@@ -120,6 +120,13 @@ pub(crate) enum ConnectError {
     UnknownDatabase { target: String, database: String },
     #[error("cannot connect to {target}: {problem}")]
     Tls { target: String, problem: String },
+    /// `--wait` or `db:wait` waited, and the server never answered.
+    #[error("{target} did not answer within {secs} s (the last attempt: {last})")]
+    GaveUp {
+        target: String,
+        secs: u64,
+        last: String,
+    },
 }
 
 /// Which server answers. MySQL's versions now pass 10 (9.7, then calendar versions such as
@@ -253,6 +260,47 @@ impl Db {
         rows.into_iter()
             .map(|(t, e)| format!("{e} table `{t}`"))
             .collect()
+    }
+
+    /// Connects, retrying for up to `wait` while the server does not answer (it is starting);
+    /// a server that answers and refuses (a login or TLS error, no such database) is not
+    /// waited for. Each attempt may take `attempt`.
+    pub(crate) async fn connect_waiting(
+        c: &Connection,
+        attempt: Duration,
+        wait: Option<Duration>,
+    ) -> Result<Db, ConnectError> {
+        let Some(wait) = wait else {
+            return Db::connect(c, attempt).await;
+        };
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            let left = wait.saturating_sub(started.elapsed());
+            let this = attempt.min(left.max(Duration::from_millis(200)));
+            match Db::connect(c, this).await {
+                Ok(db) => return Ok(db),
+                Err(e @ (ConnectError::Failed { .. } | ConnectError::Timeout { .. })) => {
+                    if started.elapsed() >= wait {
+                        let last = match e {
+                            ConnectError::Failed { problem, .. } => problem,
+                            other => other.to_string(),
+                        };
+                        return Err(ConnectError::GaveUp {
+                            target: c.to_string(),
+                            secs: wait.as_secs(),
+                            last: last.replace(" (is the server running? --wait waits for it)", ""),
+                        });
+                    }
+                    if !told {
+                        told = true;
+                        tracing::info!("waiting for {c} to answer…");
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The server's `max_allowed_packet` (read once).

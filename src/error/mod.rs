@@ -86,14 +86,35 @@ pub(crate) enum Error {
         number: u32,
         hazard: crate::sql::hazard::Hazard,
     },
+    #[error(
+        "{path} is still the template `dbtool migrate:make` wrote (only comments): nothing was \
+         run\n  write its statements, or delete the file; for a deliberate no-op, remove the \
+         template's `dbtool:template` comment"
+    )]
+    Template { path: String },
     #[error("{path} already exists; dbtool does not overwrite it")]
     Exists { path: String },
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
     #[error(transparent)]
     Usage(#[from] UsageError),
-    #[error("environment `{env}` is protected: `{command}` changes it; add --yes to go ahead")]
-    Protected { env: String, command: &'static str },
+    #[error(
+        "{}: `{command}` changes it; add --yes to go ahead",
+        match via {
+            None => format!("environment `{env}` is protected"),
+            Some((other, target)) => format!(
+                "{target} is the database of environment `{other}`, which is protected \
+                 (reached here through environment `{env}`)"
+            ),
+        }
+    )]
+    Protected {
+        env: String,
+        command: &'static str,
+        /// The protected environment whose database this is, and the target, when the chosen
+        /// environment is not the protected one.
+        via: Option<(String, String)>,
+    },
     #[error(transparent)]
     Connect(#[from] ConnectError),
     #[error("{doing}: {source}")]
@@ -157,6 +178,7 @@ impl Error {
             | Error::Split { .. }
             | Error::SeedMode { .. }
             | Error::Refused { .. }
+            | Error::Template { .. }
             | Error::Exists { .. }
             | Error::Io { .. }
             | Error::Usage(_)

@@ -22,6 +22,18 @@ use name::{BadName, parse_migration_name};
 pub use name::{Direction, Version};
 pub use seed::{Mode, SeedFile};
 
+/// The line `migrate:make` writes in its templates; a file that still has it and no statement
+/// was never edited.
+pub const TEMPLATE_MARK: &str = "dbtool:template";
+
+/// Whether a file with no statement is still a template `migrate:make` wrote (its marker, or
+/// the first line of the templates of dbtool 0.1).
+pub fn is_template(text: &str) -> bool {
+    text.contains(TEMPLATE_MARK)
+        || text.contains("-- Statements end with `;`. Use `DELIMITER $$`")
+        || text.contains("(down): undo the up migration, newest change first.")
+}
+
 /// A file as the user knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlFile {

@@ -180,9 +180,23 @@ pub fn parse_migration_name(file_name: &str) -> Result<Option<MigrationName>, Ba
 /// `"Create accounts"` -> `"create_accounts"`: what `migrate:make` and `seed:make` write.
 /// Runs of anything but letters and digits become one `_`; the result is lowercase.
 pub fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
+    let chars: Vec<char> = name.trim().chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
         if c.is_alphanumeric() {
+            // camelCase and PascalCase words (`addIndexToPosts`, `HTTPServer`) split where
+            // a capital starts a new word, as Knex users write them.
+            let prev = i.checked_sub(1).map(|j| chars[j]);
+            let next = chars.get(i + 1);
+            let starts_word = c.is_uppercase()
+                && prev.is_some_and(|p| {
+                    p.is_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+                });
+            if starts_word && !out.ends_with('_') && !out.is_empty() {
+                out.push('_');
+            }
             out.extend(c.to_lowercase());
         } else if !out.ends_with('_') {
             out.push('_');
@@ -262,5 +276,11 @@ mod tests {
         assert_eq!(snake_case("already_snake"), "already_snake");
         assert_eq!(snake_case("Café Ünïcode"), "café_ünïcode");
         assert_eq!(snake_case("!!!"), "");
+        assert_eq!(snake_case("addIndexToPosts"), "add_index_to_posts");
+        assert_eq!(
+            snake_case("CreateHTTPServer2Log"),
+            "create_http_server2_log"
+        );
+        assert_eq!(snake_case("add2FAColumn"), "add2_fa_column");
     }
 }

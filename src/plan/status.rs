@@ -54,13 +54,14 @@ impl Status<'_> {
 }
 
 /// Every state name, in the order counts are shown.
-pub(crate) const STATE_NAMES: [&str; 6] = [
+pub(crate) const STATE_NAMES: [&str; 7] = [
     "applied",
     "pending",
     "out-of-order",
     "modified",
     "missing",
     "failed",
+    "running",
 ];
 
 /// One migration as status sees it.

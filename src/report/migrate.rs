@@ -101,6 +101,9 @@ pub(crate) struct DryStatement {
     pub(crate) number: u32,
     pub(crate) line: u64,
     pub(crate) sql: String,
+    /// It ended at a `DELIMITER` other than `;` (so a script needs the DELIMITER lines).
+    #[serde(skip)]
+    pub(crate) delimited: bool,
 }
 
 impl Serialize for DryRun {
@@ -118,35 +121,59 @@ impl Serialize for DryRun {
     }
 }
 
+/// The text is an SQL script the `mysql` client can run: every line that is not a statement
+/// is a comment, and a statement that holds a `;` (a trigger, a procedure) goes between
+/// `DELIMITER` lines.
 impl fmt::Display for DryRun {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.steps.is_empty() {
             return f.write_str(match self.direction {
-                Direction::Up => "Dry run: no pending migrations.",
-                Direction::Down => "Dry run: nothing to roll back.",
+                Direction::Up => "-- Dry run: no pending migrations.",
+                Direction::Down => "-- Dry run: nothing to roll back.",
             });
         }
-        writeln!(f, "Dry run: nothing will be changed.")?;
+        writeln!(f, "-- Dry run: nothing will be changed.")?;
         if self.direction == Direction::Up {
-            writeln!(f, "Batch {} would run:", self.batch)?;
+            writeln!(f, "-- Batch {} would run:", self.batch)?;
         }
         for step in &self.steps {
             write!(f, "\n-- {}\n", step.describe)?;
             for s in &step.statements {
-                writeln!(
-                    f,
-                    "-- {}:{} statement {}\n{};",
-                    step.file, s.line, s.number, s.sql
-                )?;
+                writeln!(f, "-- {}:{} statement {}", step.file, s.line, s.number)?;
+                if s.delimited {
+                    let d = delimiter_for(&s.sql);
+                    writeln!(f, "DELIMITER {d}\n{}{d}\nDELIMITER ;", s.sql)?;
+                } else {
+                    writeln!(f, "{};", s.sql)?;
+                }
             }
         }
         Ok(())
     }
 }
 
+/// A delimiter that does not occur in `sql`.
+fn delimiter_for(sql: &str) -> String {
+    ["$$", "//", ";;", "$$$"]
+        .iter()
+        .find(|d| !sql.contains(*d))
+        .map_or_else(
+            || {
+                let mut d = String::from("$$");
+                while sql.contains(&d) {
+                    d.push('$');
+                }
+                d
+            },
+            |d| (*d).to_owned(),
+        )
+}
+
 /// migrate:repair.
 #[derive(Debug, Serialize)]
 pub(crate) struct Repaired {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) dry_run: bool,
     pub(crate) repaired: Vec<RepairItem>,
 }
 
@@ -161,7 +188,12 @@ impl fmt::Display for Repaired {
         if self.repaired.is_empty() {
             return f.write_str("Nothing to repair: every applied migration matches its file.");
         }
-        writeln!(f, "Repaired {} ledger rows:", self.repaired.len())?;
+        let rows = plural(self.repaired.len(), "ledger row", "ledger rows");
+        if self.dry_run {
+            writeln!(f, "Dry run: would repair {rows} (nothing was changed):")?;
+        } else {
+            writeln!(f, "Repaired {rows}:")?;
+        }
         for r in &self.repaired {
             writeln!(f, "  {}  {}", r.migration, r.change)?;
         }

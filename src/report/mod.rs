@@ -28,11 +28,36 @@ use crate::output::Terminal;
 pub(crate) struct Report {
     pub(crate) term: Terminal,
     pub(crate) json: bool,
+    /// With `--json`, what a command did before it failed: it goes into the error's document,
+    /// so stdout always holds exactly one.
+    partial: std::rc::Rc<std::cell::RefCell<Option<serde_json::Value>>>,
 }
 
 impl Report {
     pub(crate) fn new(term: Terminal, json: bool) -> Self {
-        Report { term, json }
+        Report {
+            term,
+            json,
+            partial: Default::default(),
+        }
+    }
+
+    /// Reports what a command did before it failed: as text now, or (with `--json`) inside
+    /// the error's document.
+    pub(crate) fn partial<T: Serialize + fmt::Display>(&self, result: &T) {
+        if self.json {
+            *self.partial.borrow_mut() = serde_json::to_value(result).ok();
+        } else {
+            self.text(&result.to_string());
+        }
+    }
+
+    /// The error's document (`--json`), with the partial result when there is one.
+    pub(crate) fn error_json(&self, message: String, exit_code: u8) {
+        self.json(&ErrorOut {
+            error: ErrorBody { message, exit_code },
+            partial: self.partial.borrow_mut().take(),
+        });
     }
 
     /// Prints a result: its JSON document with `--json`, else its text.
@@ -69,7 +94,7 @@ impl Report {
         }
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what} {{msg}}"))
+            ProgressStyle::with_template(&format!("{{wide_bar}} {{pos}}/{{len}} {what}"))
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
@@ -80,13 +105,16 @@ impl Report {
         if !self.term.progress || len < 4 << 20 {
             return ProgressBar::hidden();
         }
+        // The bar takes what the terminal's width leaves (a line never wraps, at 60 columns
+        // too); the name is cut to 20 characters.
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template(&format!(
-                "{what} {{bar:30}} {{bytes}}/{{total_bytes}} {{msg}} ({{eta}})"
-            ))
+            ProgressStyle::with_template(
+                "{prefix:20!} {wide_bar} {binary_bytes:>9}/{binary_total_bytes:9} ETA {eta:>3}",
+            )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        bar.set_prefix(what.to_owned());
         bar
     }
 }
@@ -147,6 +175,18 @@ impl fmt::Display for DatabaseOut {
     }
 }
 
+/// migrate:currentVersion.
+#[derive(Debug, Serialize)]
+pub(crate) struct CurrentVersion {
+    pub(crate) current_version: Option<String>,
+}
+
+impl fmt::Display for CurrentVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.current_version.as_deref().unwrap_or("none"))
+    }
+}
+
 /// db:wait.
 #[derive(Debug, Serialize)]
 pub(crate) struct WaitOut {
@@ -170,6 +210,9 @@ impl fmt::Display for WaitOut {
 #[derive(Debug, Serialize)]
 pub(crate) struct ErrorOut {
     pub(crate) error: ErrorBody,
+    /// What the command did before it failed (a migrate or seed run's document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) partial: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]

@@ -43,7 +43,12 @@ impl fmt::Display for SeedRunOut {
         let width = self.seeds.iter().map(|s| s.seed.len()).max().unwrap_or(0);
         for s in &self.seeds {
             let line = match (s.ran, s.statements, s.duration_ms) {
-                (true, Some(n), Some(ms)) => format!("{n} statements, {ms} ms"),
+                (true, Some(n), Some(ms)) => {
+                    format!(
+                        "{}, {ms} ms",
+                        super::plural(n as usize, "statement", "statements")
+                    )
+                }
                 _ if self.dry_run => {
                     format!("would {} ({})", if s.runs { "run" } else { "skip" }, s.mode)
                 }

@@ -57,7 +57,7 @@ pub(crate) struct EntryOut {
     pub(crate) error: Option<Option<String>>,
     /// The STATE column's text.
     #[serde(skip)]
-    state_text: String,
+    pub(crate) state_text: String,
     #[serde(skip)]
     good: Option<bool>,
 }
@@ -217,6 +217,9 @@ impl fmt::Display for StatusOut {
 #[derive(Debug, Serialize)]
 pub(crate) struct ValidateOut {
     pub(crate) valid: bool,
+    /// What is wrong, when it is not valid (the same text as on stderr).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) problem: Option<String>,
     #[serde(flatten)]
     pub(crate) migrations: MigrationsOut,
 }

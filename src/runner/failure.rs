@@ -151,10 +151,13 @@ pub(crate) fn user_message(message: &str, sql: &str, line: u64) -> String {
             .find(|rest| quote.starts_with(rest))
             .unwrap_or("")
     };
+    // An error at the very end is found in the separator after the statement: it is on the
+    // statement's last line.
+    let last = line.saturating_add(sql.matches('\n').count() as u64);
     format!(
         "{}{own}{AT}{}",
         &message[..quote_start],
-        line.saturating_add(n.saturating_sub(1))
+        line.saturating_add(n.saturating_sub(1)).min(last)
     )
 }
 

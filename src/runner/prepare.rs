@@ -81,6 +81,24 @@ fn prepare_step(step: &Step, guarded: &Guarded<'_>) -> Result<Prepared> {
     let text = step.file.read()?;
     let statements = split_file(&text, &step.file.display)?;
     refuse(&statements, &step.file.display, guarded)?;
+    if statements.is_empty() && crate::files::is_template(&text) {
+        match step.direction {
+            Direction::Up => {
+                return Err(Error::Template {
+                    path: step.file.display.clone(),
+                });
+            }
+            Direction::Down => {}
+        }
+    }
+    if statements.is_empty() && step.direction == Direction::Down {
+        tracing::warn!(
+            "{}: the rollback of {} runs a down file with no statement: nothing is undone (what \
+             its up file created stays)",
+            step.file.display,
+            step.id()
+        );
+    }
     let down_checksum = match (&step.migration.down, step.direction) {
         (Some(_), Direction::Down) => Some(checksum(text.as_bytes())),
         (Some(d), Direction::Up) => Some(checksum(d.read()?.as_bytes())),

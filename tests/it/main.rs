@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod everyday;
 mod faults;
 mod helpers;
 mod isolation;

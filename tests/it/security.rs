@@ -70,8 +70,8 @@ fn no_command_ever_prints_the_password() {
         (vec!["migrate:latest", "--dry-run", "-vv"], 0),
         (vec!["migrate:latest", "-vv"], 1),
         (vec!["migrate:latest", "--json"], 1),
-        (vec!["migrate:validate"], 0),
-        (vec!["migrate:validate", "--json"], 0),
+        (vec!["migrate:validate"], 3),
+        (vec!["migrate:validate", "--json"], 3),
         (
             vec!["migrate:resolve", "20300101000000", "--rolled-back"],
             0,

@@ -93,6 +93,7 @@ impl<'a> Transcript<'a> {
             )
             .replace(&self.db_name, "[db]")
             .replace(&server_url(), "mysql://root@[server]")
+            .replace(&server_url().replacen("mysql://", "", 1), "root@[server]")
     }
 }
 
