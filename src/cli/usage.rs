@@ -1,0 +1,72 @@
+//! What the command line prints itself: usage errors (one JSON document with `--json`, the
+//! nearest command for a mistyped one), shell completions and the man page.
+
+use super::Cli;
+
+/// Reports a command line clap refused (or a `--help`/`--version` request) and returns the
+/// exit code: 2 for a usage error (SPEC §9), with one JSON document on stdout under `--json`,
+/// and the nearest command named first for a mistyped one.
+pub fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+    }
+    let mut message = e.render().to_string();
+    if e.kind() == ErrorKind::InvalidSubcommand
+        && let Some(ContextValue::String(typed)) = e.get(ContextKind::InvalidSubcommand)
+    {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let nearest = cmd
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_visible_aliases()))
+            .map(|name| (strsim::damerau_levenshtein(typed, name), name))
+            .min();
+        if let Some((_, name)) = nearest {
+            message = format!(
+                "error: unrecognized subcommand '{typed}'\n\n  tip: did you mean '{name}'?\n\n\
+                 Usage: dbtool [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n"
+            );
+        }
+    }
+    eprint!("{message}");
+    if std::env::args().any(|a| a == "--json") {
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        let doc = serde_json::json!({ "error": { "message": first, "exit_code": 2 } });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    2
+}
+
+/// Prints the completion script for `shell` on stdout.
+pub fn completions(shell: clap_complete::Shell) -> u8 {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "dbtool", &mut std::io::stdout());
+    0
+}
+
+/// Prints the man page on stdout.
+pub fn man() -> u8 {
+    use clap::CommandFactory;
+    let page = clap_mangen::Man::new(Cli::command());
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}

@@ -1,0 +1,102 @@
+//! An environment's settings other than its connection: folders, ledger table names, the lock
+//! timeout and the safety switches, with Knex's spellings accepted.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::ConfigError;
+use super::ident::Ident;
+use super::loader::{self, Loader, Section};
+
+/// An environment's settings other than its connection.
+pub(super) struct Settings {
+    pub(super) migrations_dir: PathBuf,
+    pub(super) seeds_dir: PathBuf,
+    pub(super) migrations_table: Ident,
+    pub(super) seeds_table: Ident,
+    pub(super) log_table: Ident,
+    pub(super) lock_timeout: Duration,
+    pub(super) protected: bool,
+    pub(super) out_of_order: bool,
+}
+
+pub(super) fn settings(
+    loader: &Loader<'_>,
+    environment: &str,
+    section: Option<&Section>,
+    root: &Path,
+) -> Result<Settings, ConfigError> {
+    let get_str = |key: &str| -> Result<Option<String>, ConfigError> {
+        match section.and_then(|s| s.get(key)) {
+            None => Ok(None),
+            Some(v) => loader.string(environment, key, v).map(Some),
+        }
+    };
+    // Knex's `[ENV.migrations] directory`, `tableName` and `[ENV.seeds] directory` are the
+    // same settings under other names; giving both spellings is an error.
+    let knex = |table: &str, key: &str, ours: &str| -> Result<Option<String>, ConfigError> {
+        let Some((_, loader::Value::Table(t))) = section.and_then(|s| s.get(table)) else {
+            return Ok(None);
+        };
+        let Some(v) = t.get(key) else { return Ok(None) };
+        if let Some((line, _)) = section.and_then(|s| s.get(ours)) {
+            return Err(ConfigError::Invalid {
+                at: loader.at(*line, &format!("{environment}.{ours}")),
+                problem: format!("also given as {table}.{key}: keep one"),
+            });
+        }
+        loader
+            .string(&format!("{environment}.{table}"), key, v)
+            .map(Some)
+    };
+    let get_or = |ours: &str, table: &str, key: &str| -> Result<Option<String>, ConfigError> {
+        match knex(table, key, ours)? {
+            Some(v) => Ok(Some(v)),
+            None => get_str(ours),
+        }
+    };
+    let dir = |s: Option<String>, default: &str| root.join(s.unwrap_or_else(|| default.into()));
+    let migrations_dir = dir(
+        get_or("migrations_dir", "migrations", "directory")?,
+        "db/migrations",
+    );
+    let seeds_dir = dir(get_or("seeds_dir", "seeds", "directory")?, "db/seeds");
+    let table = |s: Option<String>, key: &str, default: &str| -> Result<Ident, ConfigError> {
+        let name = s.unwrap_or_else(|| default.into());
+        Ident::table(&name).map_err(|problem| ConfigError::Invalid {
+            at: format!("{environment}.{key}"),
+            problem: problem.to_string(),
+        })
+    };
+    let migrations_table = table(
+        get_or("migrations_table", "migrations", "tableName")?,
+        "migrations_table",
+        "dbtool_migrations",
+    )?;
+    let seeds_table = table(get_str("seeds_table")?, "seeds_table", "dbtool_seeds")?;
+    let log_table = table(get_str("log_table")?, "log_table", "dbtool_log")?;
+
+    let lock_timeout = match section.and_then(|s| s.get("lock_timeout")) {
+        None => Duration::from_secs(60),
+        Some(v) => loader.seconds(environment, "lock_timeout", v)?,
+    };
+    let protected = match section.and_then(|s| s.get("protected")) {
+        None => false,
+        Some(v) => loader.boolean(environment, "protected", v)?,
+    };
+    let out_of_order = match section.and_then(|s| s.get("out_of_order")) {
+        None => true,
+        Some(v) => loader.boolean(environment, "out_of_order", v)?,
+    };
+
+    Ok(Settings {
+        migrations_dir,
+        seeds_dir,
+        migrations_table,
+        seeds_table,
+        log_table,
+        lock_timeout,
+        protected,
+        out_of_order,
+    })
+}
