@@ -20,6 +20,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
 use crate::config::{Connection, SslMode};
+use crate::sql::gated::Reader;
 
 /// How long a connection attempt may take unless `connect_timeout` says otherwise.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,8 +154,8 @@ pub(crate) struct Db {
     pub(crate) conn: Conn,
     /// The server's flavor, once read (`Db::flavor`).
     flavor: Option<Flavor>,
-    /// The server's `max_allowed_packet`, once read.
-    max_packet: Option<usize>,
+    /// The server's `max_allowed_packet`, and what it reads of executable comments, once read.
+    server: Option<(usize, Reader)>,
 }
 
 impl Db {
@@ -225,7 +226,7 @@ impl Db {
         Ok(Db {
             conn,
             flavor: None,
-            max_packet: None,
+            server: None,
         })
     }
 
@@ -303,15 +304,26 @@ impl Db {
         }
     }
 
-    /// The server's `max_allowed_packet` (read once).
+    /// The server's `max_allowed_packet` (read once, with its version).
     pub(crate) async fn max_packet(&mut self) -> Result<usize, DbError> {
-        if let Some(n) = self.max_packet {
+        if let Some((n, _)) = self.server {
             return Ok(n);
         }
-        let n: Option<u64> = self.conn.query_first("SELECT @@max_allowed_packet").await?;
-        let n = n.unwrap_or(4 << 20) as usize;
-        self.max_packet = Some(n);
+        let row: Option<(u64, String)> = self
+            .conn
+            .query_first("SELECT @@max_allowed_packet, VERSION()")
+            .await?;
+        let (n, version) = row.unwrap_or((4 << 20, String::new()));
+        let n = n as usize;
+        self.server = Some((n, Reader::of_version(&version)));
+        self.flavor.get_or_insert(Flavor::of_version(&version));
         Ok(n)
+    }
+
+    /// What the server reads of executable comments, once [`max_packet`](Self::max_packet)
+    /// has been read (before: a reader that reads every statement as written).
+    pub(crate) fn reader(&self) -> Option<Reader> {
+        self.server.map(|(_, r)| r)
     }
 
     /// MariaDB or MySQL, from `VERSION()` (read once, only by the commands that need it).

@@ -2,9 +2,12 @@
 //! failing statement is known exactly.
 //!
 //! A multi-statement packet is executed by the server statement by statement until the first
-//! error, and – this matters for crash safety – to its end even if the client dies after
-//! sending it. dbtool relies on that: a statement and the ledger write that records it travel
-//! in one packet, so killing dbtool cannot separate them.
+//! error, or until it fails to send a result: when the client dies while a statement runs, the
+//! server still sends that statement's result (into a socket nobody reads, which succeeds once)
+//! and runs the next statement; the send after that fails and the packet stops. dbtool relies
+//! on that for crash safety: the ledger write that records a statement travels in its packet,
+//! right after it, so killing dbtool cannot separate them (the kill trials in
+//! `tests/it/faults.rs` check it on both servers).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +15,7 @@ use std::pin::Pin;
 use mysql_async::prelude::Queryable;
 
 use super::{Db, DbError};
+use crate::sql::gated::Reader;
 use crate::sql::{Kind, Statement};
 
 /// A packet on its way, as a watcher gets it.
@@ -165,6 +169,9 @@ pub(crate) struct Sender<'d> {
     /// For `-v`: the file the statements come from.
     path: String,
     watch: Option<&'d mut dyn Watcher>,
+    /// What the server reads of executable comments: a statement it reads as nothing is sent
+    /// as `DO 0` (see [`crate::sql::gated`]).
+    reader: Option<Reader>,
 }
 
 /// Between two statements of a packet: a line break first, so a statement that ends in a `--`
@@ -180,7 +187,6 @@ impl<'d> Sender<'d> {
         path: &str,
     ) -> Self {
         Sender {
-            db,
             limit,
             max: max.saturating_sub(1024).max(1024),
             text: String::new(),
@@ -190,6 +196,8 @@ impl<'d> Sender<'d> {
             ledger_names,
             path: path.to_owned(),
             watch: None,
+            reader: db.reader(),
+            db,
         }
     }
 
@@ -221,7 +229,10 @@ impl<'d> Sender<'d> {
 
     /// Adds a user statement, sending the packet first if the statement does not fit in it.
     pub(crate) async fn user(&mut self, stmt: &Statement) -> Result<(), PushError> {
-        let sql = stmt.sql();
+        let sql = match self.reader {
+            Some(r) if r.reads_nothing(stmt.sql()) => "DO 0",
+            _ => stmt.sql(),
+        };
         if sql.len() + 64 > self.max {
             return Err(PushError::TooLarge(TooLarge {
                 number: stmt.number,

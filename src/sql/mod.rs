@@ -1,6 +1,7 @@
 //! Reading SQL scripts: splitting them into statements and classifying each.
 
 pub mod classify;
+pub mod gated;
 pub mod hazard;
 pub mod split;
 
