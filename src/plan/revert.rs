@@ -22,16 +22,27 @@ pub(super) fn rollback(
 ) -> Result<(), PlanError> {
     unfinished(entries, options, plan)?;
     let applied = applied(entries);
+    // A rollback that stopped part-way was undoing its batch: that batch is still the last
+    // one (the batch before it is not, even when nothing else of it is left).
+    let resumed = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.row.as_ref())
+        .map(|r| r.batch);
     let chosen: Vec<&Applied<'_>> = match scope {
         Scope::LastBatch => {
-            let last = applied.first().map(|a| a.row.batch);
+            let last = resumed.max().or(applied.first().map(|a| a.row.batch));
             applied
                 .iter()
                 .filter(|a| Some(a.row.batch) == last)
                 .collect()
         }
         Scope::All => applied.iter().collect(),
-        Scope::Step(n) => applied.iter().take(*n as usize).collect(),
+        // The resumed rollbacks count among the N.
+        Scope::Step(n) => applied
+            .iter()
+            .take((*n as usize).saturating_sub(plan.steps.len()))
+            .collect(),
         Scope::To(v) => {
             if !entries.iter().any(|e| e.version() == v) {
                 return Err(PlanError::UnknownVersion(v.to_string()));

@@ -103,11 +103,20 @@ impl From<&Entry<'_>> for EntryOut {
                 out.statements_total = Some(r.statements_total);
                 out.error = Some(r.error.clone());
                 let (done, total) = (r.statements_done, r.statements_total);
+                // Every statement ran, the end is not written yet: a run stopped between the
+                // two (the next one records it without running anything).
+                let all = if done == total && r.error.is_none() {
+                    ", all done"
+                } else {
+                    ""
+                };
                 out.state_text = match r.direction {
-                    Direction::Up => format!("{} ({done}/{total} statements)", e.status.name()),
+                    Direction::Up => {
+                        format!("{} ({done}/{total} statements{all})", e.status.name())
+                    }
                     Direction::Down => {
                         format!(
-                            "{} rollback ({done}/{total} down statements)",
+                            "{} rollback ({done}/{total} down statements{all})",
                             e.status.name()
                         )
                     }

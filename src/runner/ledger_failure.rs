@@ -77,7 +77,8 @@ pub(super) async fn step(
         path: p.path().to_owned(),
         version: Some(rec.key.to_owned()),
         direction: p.step.direction,
-        after_statement: unit.map(|u| u.to),
+        // A write before the unit's statements failed: none of them ran.
+        after_statement: unit.filter(|_| !before_users).map(|u| u.to),
         total: p.total(),
         committed,
         recorded,

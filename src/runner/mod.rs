@@ -11,9 +11,13 @@
 //!   unit, and each run of consecutive transactional statements is one unit in a transaction.
 //!   Before the first unit the ledger row says `failed` with 0 statements done (in flight);
 //!   every unit travels in one packet with the ledger write that advances `statements_done` and
-//!   `prefix_checksum` to its end, so the two cannot be separated by killing dbtool (the server
-//!   finishes a packet it has received). The last unit's packet also turns the row `applied`
-//!   (or deletes it, for a rollback), logs the action, and marks the next step in flight.
+//!   `prefix_checksum` to its end, so the two cannot be separated by killing dbtool (see
+//!   `step::unit_end`). The last unit's packet also marks the next step in flight. When the
+//!   last unit is a transaction, it turns the row `applied` (or deletes it, for a rollback) and
+//!   logs the action in it; when it is a statement that committed implicitly, one write records
+//!   every statement done *and* marks the next step, and the step's end is deferred to a
+//!   transaction dbtool commits anyway (see `db::ledger::write::deferred`): one durable commit
+//!   per such step instead of three.
 //!
 //! A seed runs like an atomic step whose statements stream from the file ([`seed`]).
 //!
@@ -26,6 +30,7 @@
 
 pub(crate) mod failure;
 mod ledger_failure;
+mod pending;
 pub(crate) mod prepare;
 mod seed;
 mod step;
@@ -50,13 +55,14 @@ pub(crate) use watch::{Interrupt, Signals};
 use crate::config::Ident;
 use crate::db::Db;
 use crate::db::ledger::Tables;
-use crate::db::ledger::write::{LockRef, StepRecord};
+use crate::db::ledger::write::{Deferred, LockRef, StepRecord};
 use crate::db::packet::Sender;
 use crate::error::Error;
 use crate::files::Direction;
 use crate::plan::Plan;
 use crate::sql::hazard::Guarded;
-use step::{StepResult, StepRun, run_step};
+use pending::Pending;
+use step::{Ended, StepResult, StepRun, run_step};
 use step_failure::step_failed;
 
 /// Packets of batched statements aim at this size (bytes), below `max_allowed_packet`.
@@ -200,55 +206,96 @@ pub(crate) async fn run_migrations(
             });
         }
     };
+    let mut pending = Pending::default();
     // Whether the previous step's last packet marked this one in flight.
     let mut in_flight = false;
     for (i, p) in steps.iter().enumerate() {
-        if let Some(error) = c.stop_before(p.path()) {
+        let before = if let Some(error) = c.stop_before(p.path()) {
+            Err(error)
+        } else if i > 0 {
+            c.reset().await
+        } else {
+            Ok(())
+        };
+        if let Err(error) = before {
+            c.try_write_pending(t, &mut pending).await;
             return Err(Stopped { done, error });
         }
         warn_if_interrupted(p);
-        if i > 0
-            && let Err(error) = c.reset().await
-        {
-            return Err(Stopped { done, error });
-        }
-        let next = steps.get(i + 1).filter(|n| !n.atomic);
         let started = Instant::now();
-        let rec = record(t, plan, p);
-        let next_rec = next.map(|n| (record(t, plan, n), n));
-        let use_db = (i > 0).then(|| c.use_database());
-        let lock = c.lock.clone();
-        let step = StepRun {
-            rec: &rec,
-            p,
-            lock: &lock,
-            in_flight,
-            next: next_rec.as_ref(),
-        };
-        let (result, gave_up) = send_step(c, t, max, &step, use_db.as_deref()).await;
-        match result {
+        match run_one(c, t, plan, steps, i, max, in_flight, &mut pending).await {
             Ok(()) => {
-                in_flight = next.is_some();
+                in_flight = steps.get(i + 1).is_some_and(|n| !n.atomic);
                 let start = p.step.start();
                 let d = Done {
                     version: p.step.migration.version.to_string(),
                     name: p.step.migration.name.clone(),
                     direction: p.step.direction,
                     statements: p.total(),
-                    resumed_at: (start > 0).then_some(start + 1),
+                    resumed_at: (start > 0 && start < p.total()).then_some(start + 1),
                     duration: started.elapsed(),
                 };
                 on_step(&d);
                 done.push(d);
             }
-            Err((stop, unit)) => {
-                let error = step_failed(c, t, &step, stop, unit, gave_up.is_some()).await;
-                let error = c.interrupted(error, gave_up);
+            Err(error) => {
+                c.try_write_pending(t, &mut pending).await;
                 return Err(Stopped { done, error });
             }
         }
+        if pending.due()
+            && let Err(error) = c.write_pending(t, &mut pending).await
+        {
+            return Err(Stopped { done, error });
+        }
     }
-    Ok(done)
+    match c.write_pending(t, &mut pending).await {
+        Ok(()) => Ok(done),
+        Err(error) => Err(Stopped { done, error }),
+    }
+}
+
+/// Runs step `i` of `steps`, keeping `pending` up to date; a failure is recorded and turned
+/// into the user's error.
+#[allow(clippy::too_many_arguments)]
+async fn run_one(
+    c: &mut Conns<'_>,
+    t: &Tables,
+    plan: &Plan,
+    steps: &[Prepared],
+    i: usize,
+    max: usize,
+    in_flight: bool,
+    pending: &mut Pending,
+) -> Result<(), Error> {
+    let p = &steps[i];
+    let next = steps.get(i + 1).filter(|n| !n.atomic);
+    let rec = record(t, plan, p);
+    let next_rec = next.map(|n| (record(t, plan, n), n));
+    let use_db = (i > 0).then(|| c.use_database());
+    let lock = c.lock.clone();
+    let step = StepRun {
+        rec: &rec,
+        p,
+        lock: &lock,
+        in_flight,
+        next: next_rec.as_ref(),
+        pending: &pending.steps,
+    };
+    let (result, gave_up) = send_step(c, t, max, &step, use_db.as_deref()).await;
+    match result {
+        Ok(Ended::Written) => pending.clear(),
+        Ok(Ended::Deferred) => pending.push(Deferred {
+            key: p.step.key().to_owned(),
+            direction: p.step.direction,
+            total: p.total(),
+        }),
+        Err((stop, unit)) => {
+            let error = step_failed(c, t, &step, stop, unit, gave_up.is_some()).await;
+            return Err(c.interrupted(error, gave_up));
+        }
+    }
+    Ok(())
 }
 
 /// Sends one step's packets through a watched sender; also says whether dbtool gave up on a
@@ -272,6 +319,15 @@ async fn send_step(
 /// SPEC §7: a killed run leaves no error text, and its next statement may have completed.
 fn warn_if_interrupted(p: &Prepared) {
     if !p.step.resume.is_some_and(|r| r.interrupted) {
+        return;
+    }
+    if p.step.start() >= p.total() {
+        tracing::info!(
+            "{}: all {} statements had run when an earlier run was interrupted; recording its \
+             end",
+            p.path(),
+            p.total()
+        );
         return;
     }
     let next = p.step.start() + 1;

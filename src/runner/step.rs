@@ -4,19 +4,32 @@
 use super::failure::Stop;
 use super::prepare::{Prepared, Unit};
 use crate::db::ledger::write::{
-    BEGIN, BEGIN_WRITE, COMMIT, Expect, LockRef, START_CLOCK, StepRecord,
+    BEGIN, BEGIN_WRITE, COMMIT, Deferred, Expect, LockRef, START_CLOCK, StepRecord, deferred,
 };
 use crate::db::packet::Sender;
 use crate::files::Direction;
 
 /// One step as it runs: its ledger record, the lock the guards check, and the next step
-/// (whose in-flight mark rides this step's last transaction).
+/// (whose in-flight mark rides this step's last packet).
 pub(super) struct StepRun<'a> {
     pub(super) rec: &'a StepRecord<'a>,
     pub(super) p: &'a Prepared,
     pub(super) lock: &'a LockRef,
     pub(super) in_flight: bool,
     pub(super) next: Option<&'a (StepRecord<'a>, &'a Prepared)>,
+    /// Earlier steps whose end is deferred: a step whose last packet is a transaction writes
+    /// them in it.
+    pub(super) pending: &'a [Deferred],
+}
+
+/// How a step that ran ended in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ended {
+    /// Its end is written, and so are the pending steps'.
+    Written,
+    /// Its row records every statement done; its end is deferred (see
+    /// [`crate::db::ledger::write::deferred`]). The pending steps are still pending.
+    Deferred,
 }
 
 /// The write that marks a step in flight (unless it runs in one transaction), with its guard.
@@ -31,15 +44,31 @@ pub(super) fn mark(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> Vec<St
         (Direction::Down, _, None) => rec.down_in_flight(),
         (Direction::Down, _, Some(_)) => rec.resume_in_flight(Direction::Down),
     };
-    let expect = Expect::Failed {
-        direction: d,
-        done: p.step.start(),
-    };
-    vec![write, rec.guard(lock, expect)]
+    vec![write, mark_guard(rec, p, lock)]
 }
 
-/// The statements that end a step: its row applied (or deleted), its log row, the guard.
-pub(super) fn finish(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> Vec<String> {
+fn mark_guard(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> String {
+    let expect = Expect::Failed {
+        direction: p.step.direction,
+        done: p.step.start(),
+    };
+    rec.guard(lock, expect)
+}
+
+/// Whether the next step's mark can share the statement that records this step's end: a new
+/// row for an application, an applied row for a rollback.
+fn mergeable(next: &Prepared) -> bool {
+    !next.atomic
+        && match next.step.direction {
+            Direction::Up => next.step.row.is_none(),
+            Direction::Down => next.step.resume.is_none(),
+        }
+}
+
+/// The statements that end a step in one transaction: the pending steps' ends, its row applied
+/// (or deleted), its log row, the guard, the next step's mark, the commit.
+fn finish_now(step: &StepRun<'_>) -> Vec<String> {
+    let StepRun { rec, p, lock, .. } = *step;
     let all = p.prefix(p.total());
     let (writes, expect) = match (p.step.direction, &p.step.row) {
         (Direction::Down, row) => (
@@ -49,26 +78,70 @@ pub(super) fn finish(rec: &StepRecord<'_>, p: &Prepared, lock: &LockRef) -> Vec<
         (Direction::Up, None) if p.atomic => (rec.insert_applied(&all), Expect::Applied),
         (Direction::Up, _) => (rec.finish_up(&all), Expect::Applied),
     };
-    let mut out = writes.to_vec();
+    let mut out = deferred::finish(rec.tables, lock, step.pending);
+    out.extend(writes);
     out.push(rec.guard(lock, expect));
+    if let Some((r, n)) = step.next {
+        out.extend(mark(r, n, lock));
+    }
+    out.push(COMMIT.to_owned());
     out
 }
 
-pub(super) type StepResult = Result<(), (Stop, Option<Unit>)>;
+/// The statements after a step's last statement when it committed implicitly: first, alone
+/// and autocommitted, the write that records every statement done (with the next step's mark
+/// when it can share it); its guards; then the next step's mark if it could not.
+fn finish_deferred(step: &StepRun<'_>) -> Vec<String> {
+    let StepRun { rec, p, lock, .. } = *step;
+    let d = p.step.direction;
+    let merged = step.next.filter(|(_, n)| mergeable(n));
+    let mut out = vec![
+        rec.all_done(d, &p.prefix(p.total()), merged.map(|(r, _)| r)),
+        rec.guard(
+            lock,
+            Expect::Failed {
+                direction: d,
+                done: p.total(),
+            },
+        ),
+    ];
+    if let Some((r, n)) = merged {
+        out.push(mark_guard(r, n, lock));
+    }
+    // Commits the write when a migration turned autocommit off.
+    out.push(COMMIT.to_owned());
+    if let Some((r, n)) = step.next.filter(|_| merged.is_none()) {
+        let m = mark(r, n, lock);
+        if !m.is_empty() {
+            out.push(BEGIN_WRITE.to_owned());
+            out.extend(m);
+            out.push(COMMIT.to_owned());
+        }
+    }
+    out
+}
+
+/// The step's last packet's statements after its user statements, and how it ends.
+fn trailer(step: &StepRun<'_>) -> (Vec<String>, Ended) {
+    let last_implicit = !step.p.atomic && step.p.units.last().is_some_and(|u| !u.transactional);
+    if last_implicit {
+        (finish_deferred(step), Ended::Deferred)
+    } else {
+        (finish_now(step), Ended::Written)
+    }
+}
+
+pub(super) type StepResult = Result<Ended, (Stop, Option<Unit>)>;
 
 pub(super) async fn run_step(
     s: &mut Sender<'_>,
     step: &StepRun<'_>,
     use_db: Option<&str>,
 ) -> StepResult {
-    let StepRun {
-        rec, p, lock, next, ..
-    } = *step;
+    let StepRun { rec, p, lock, .. } = *step;
     let fail = |unit: Option<Unit>| move |e: Stop| (e, unit);
     // The last packet: the step's end, the next step's mark, one commit.
-    let mut trailer = finish(rec, p, lock);
-    trailer.extend(next.map(|(r, n)| mark(r, n, lock)).unwrap_or_default());
-    trailer.push(COMMIT.to_owned());
+    let (trailer, ended) = trailer(step);
     let trailer: Vec<&str> = trailer.iter().map(String::as_str).collect();
 
     let mut first: Vec<String> = use_db.into_iter().map(str::to_owned).collect();
@@ -87,7 +160,8 @@ pub(super) async fn run_step(
         for st in p.remaining() {
             s.user(st).await.map_err(|e| fail(None)(e.into()))?;
         }
-        return s.finish(&trailer).await.map_err(|e| fail(None)(e.into()));
+        s.finish(&trailer).await.map_err(|e| fail(None)(e.into()))?;
+        return Ok(ended);
     }
     let last = p.units.len().saturating_sub(1);
     for (k, unit) in p.units.iter().enumerate() {
@@ -106,7 +180,7 @@ pub(super) async fn run_step(
         };
         s.finish(&after).await.map_err(|e| on(e.into()))?;
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// The statements that end a unit other than the last: the write that records it, its

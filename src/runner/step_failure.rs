@@ -2,10 +2,11 @@
 //! write that failed, or a signal.
 
 use super::failure::{Settled, Stop, settle};
-use super::prepare::{Prepared, Unit};
+use super::prepare::Unit;
 use super::step::StepRun;
 use super::{Conns, Interrupt, Tables, ledger_failure};
 use crate::db::ledger;
+use crate::db::ledger::write::deferred;
 use crate::error::{Error, FailureContext, StatementFailure};
 use crate::files::Direction;
 use crate::rows::Action;
@@ -15,9 +16,10 @@ use crate::rows::Action;
 pub(super) async fn stopped_in_step(
     c: &mut Conns<'_>,
     t: &Tables,
-    p: &Prepared,
+    step: &StepRun<'_>,
     unit: Option<Unit>,
 ) -> Error {
+    let p = step.p;
     let start = p.step.start();
     let committed = unit.map_or(start, |u| u.from);
     let signal = c.signals.got.unwrap_or(Interrupt::Int);
@@ -32,7 +34,9 @@ pub(super) async fn stopped_in_step(
             Direction::Up => Action::Failed,
             Direction::Down => Action::RollbackFailed,
         };
-        if let Err(e) = ledger::record_failure(c.work, t, p.step.key(), action, &text).await {
+        let first = deferred::finish(t, &c.lock, step.pending);
+        if let Err(e) = ledger::record_failure(c.work, t, p.step.key(), action, &text, first).await
+        {
             tracing::warn!("could not record the stop in the ledger: {e}");
         }
     }
@@ -57,7 +61,7 @@ pub(super) async fn step_failed(
     let refused = match settle(c.work, p.path(), stop).await {
         Settled::User(r) => r,
         Settled::Other(e) => return e,
-        Settled::Stopped => return stopped_in_step(c, t, p, unit).await,
+        Settled::Stopped => return stopped_in_step(c, t, step, unit).await,
         Settled::Ledger {
             error,
             before_users,
@@ -96,7 +100,9 @@ pub(super) async fn step_failed(
             Direction::Up => Action::Failed,
             Direction::Down => Action::RollbackFailed,
         };
-        if let Err(e) = ledger::record_failure(c.work, t, p.step.key(), action, &text).await {
+        let first = deferred::finish(t, &c.lock, step.pending);
+        if let Err(e) = ledger::record_failure(c.work, t, p.step.key(), action, &text, first).await
+        {
             tracing::warn!("could not record the failure in the ledger: {e}");
         }
     }

@@ -350,6 +350,12 @@ impl Run {
         self
     }
 
+    #[track_caller]
+    pub fn stdout_lacks(self, text: &str) -> Run {
+        assert!(!self.stdout.contains(text), "stdout has {text:?}:\n{self}");
+        self
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{self}"))
     }

@@ -183,3 +183,141 @@ fn a_v1_ledger_is_upgraded_in_place() {
     p.run(&["migrate:rollback", "--all"]).ok();
     assert!(!db.has_table("a") && !db.has_table("b"));
 }
+
+/// The log of a run of DDL migrations: one `applied` row per migration, in order, each at the
+/// time its row says it was applied (their ends are written after the run's last statement, or
+/// every quarter second, see `db::ledger::write::deferred`). A rollback logs the same way.
+#[test]
+fn deferred_ends_are_written_in_order_by_the_end_of_the_run() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    for i in 1..=5 {
+        p.migration(
+            &format!("{i}_t{i}"),
+            &format!("CREATE TABLE t{i} (id INT);\n"),
+            Some(&format!("DROP TABLE t{i};\n")),
+        );
+    }
+    // An atomic step in the middle writes the ends pending before it in its own transaction.
+    p.migration(
+        "6_rows",
+        "INSERT INTO t1 VALUES (1);\n",
+        Some("DELETE FROM t1;\n"),
+    );
+    p.migration(
+        "7_t7",
+        "CREATE TABLE t7 (id INT);\n",
+        Some("DROP TABLE t7;\n"),
+    );
+    p.run(&["migrate:latest"]).ok();
+    let rows = db.ledger_with("statements_total");
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter().all(|r| r.1 == "applied" && r.2 == r.3),
+        "{rows:?}"
+    );
+    let log = db.server.rows(
+        "SELECT l.version, l.outcome, l.at = m.applied_at FROM dbtool_log l \
+         JOIN dbtool_migrations m USING (version) WHERE l.action = 'applied' ORDER BY l.id",
+    );
+    let versions: Vec<_> = log.iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(versions, ["1", "2", "3", "4", "5", "6", "7"]);
+    assert!(log.iter().all(|r| r[1].as_deref() == Some("statements: 1")));
+    // DDL steps are logged at their row's time; the atomic one at its commit.
+    assert!(
+        log.iter().filter(|r| r[2].as_deref() == Some("1")).count() >= 6,
+        "{log:?}"
+    );
+
+    p.run(&["migrate:rollback", "--all"]).ok();
+    assert!(db.ledger().is_empty());
+    let back = db
+        .server
+        .rows("SELECT version, outcome FROM dbtool_log WHERE action = 'rolled_back' ORDER BY id");
+    let versions: Vec<_> = back.iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(versions, ["7", "6", "5", "4", "3", "2", "1"]);
+    assert!(
+        back.iter()
+            .all(|r| r[1].as_deref() == Some("down statements: 1"))
+    );
+}
+
+/// What a run killed before it wrote a step's end leaves: the row with every statement done,
+/// still `failed`. Status says so; the next run records the end without running anything.
+#[test]
+fn a_row_with_every_statement_done_is_finished_without_running_anything() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    p.migration("1_a", "CREATE TABLE a (id INT);\n", Some("DROP TABLE a;\n"));
+    p.migration("2_b", "CREATE TABLE b (id INT);\n", Some("DROP TABLE b;\n"));
+    p.run(&["migrate:latest"]).ok();
+    // As a kill right after the last DDL leaves it (no error text).
+    db.server
+        .exec("UPDATE dbtool_migrations SET state = 'failed' WHERE version = '2'");
+    p.run(&["migrate:status"])
+        .ok()
+        .stdout_has("failed (1/1 statements, all done)");
+    // Running CREATE TABLE b again would fail: nothing runs.
+    p.run(&["migrate:latest"])
+        .ok()
+        .stdout_has("2_b")
+        .stdout_lacks("resumed")
+        .stderr_has("all 1 statements had run");
+    assert_eq!(db.ledger()[1].1, "applied");
+
+    // A rollback stopped the same way. Its row holds the checksum of the down statements done:
+    // taken from another database where the same statement ran as an up file.
+    let mut other = TestDb::new();
+    let q = Project::new(&other);
+    q.migration("1_b", "CREATE TABLE b (id INT);\n", None);
+    q.migration("2_drop", "DROP TABLE b;\n", None);
+    q.run(&["migrate:latest"]).ok();
+    let prefix = other
+        .server
+        .value("SELECT prefix_checksum FROM dbtool_migrations WHERE version = '2'")
+        .unwrap();
+    db.server.exec("DROP TABLE b");
+    db.server.exec(&format!(
+        "UPDATE dbtool_migrations SET state = 'failed', direction = 'down', \
+         prefix_checksum = '{prefix}' WHERE version = '2'"
+    ));
+    p.run(&["migrate:status"])
+        .ok()
+        .stdout_has("failed rollback (1/1 down statements, all done)");
+    p.run(&["migrate:rollback"]).ok().stdout_has("2_b");
+    assert_eq!(db.ledger().len(), 1);
+    assert_eq!(
+        db.server
+            .count("SELECT COUNT(*) FROM dbtool_log WHERE action = 'rolled_back'"),
+        1
+    );
+}
+
+/// A statement that is only a comment to the server (`/*M! … */` on MySQL, a version gate
+/// above the server's) runs as `DO 0`: counted and recorded, never an empty statement (MySQL's
+/// ERROR 1064 inside a packet). `mariadb-dump` writes such lines.
+#[test]
+fn statements_the_server_reads_as_comments_run_as_nothing() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    p.migration(
+        "1_gated",
+        "/*M!100616 SET @dbtool_gated = 1 */;\n\
+         CREATE TABLE a (id INT);\n\
+         /*!999999 SET @dbtool_never = 1 */;\n\
+         CREATE TABLE b (id INT);\n",
+        None,
+    );
+    p.seed(
+        "01_gated.sql",
+        "/*M!100616 SET @dbtool_gated = 1 */;\nINSERT INTO a VALUES (1);\n/*!999999 SELECT 1 */;\n",
+    );
+    p.run(&["migrate:latest"]).ok();
+    assert_eq!(
+        db.ledger_with("statements_total")[0],
+        ("1".into(), "applied".into(), 4, 4)
+    );
+    assert!(db.has_table("a") && db.has_table("b"));
+    p.run(&["seed:run"]).ok();
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM a"), 1);
+}

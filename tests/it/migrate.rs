@@ -181,6 +181,30 @@ CREATE TABLE a4 (id INT);
 CREATE TABLE a5 (id INT);
 ";
 
+/// A resume whose remaining statements are all transactional runs as one transaction; the row
+/// it finishes takes the fixed file's checksum, like any other resume.
+#[test]
+fn a_resume_in_one_transaction_records_the_fixed_files_checksum() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    let broken = "CREATE TABLE people (id INT, name VARCHAR(20));
+                  INSERT INTO people (id, name) SELECT 1, nickname;
+                  INSERT INTO people VALUES (2, 'b');
+";
+    p.migration("1_people", broken, None);
+    p.run(&["migrate:latest"])
+        .code(1)
+        .stderr_has("statement 2 of 3 failed");
+    p.migration("1_people", &broken.replace("nickname", "'a'"), None);
+    p.run(&["migrate:latest"])
+        .ok()
+        .stdout_has("resumed at statement 2");
+    assert_eq!(db.ledger(), [("1".into(), "applied".into(), 3, 1)]);
+    p.run(&["migrate:status"]).ok().stdout_lacks("modified");
+    p.run(&["migrate:validate"]).ok();
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM people"), 2);
+}
+
 #[test]
 fn a_failing_ddl_statement_stops_resumes_and_resolves() {
     let mut db = TestDb::new();

@@ -73,35 +73,44 @@ impl Tables {
 /// The tool version recorded in the ledger.
 pub(crate) const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Runs `statements` in one transaction.
+/// Runs `statements` in one transaction (READ WRITE even when a migration made the session read
+/// only, committed whatever `completion_type` it set).
 async fn in_transaction(db: &mut Db, statements: &[String]) -> Result<(), DbError> {
-    db.conn.query_drop("START TRANSACTION").await?;
+    db.conn.query_drop(write::BEGIN_WRITE).await?;
     for sql in statements {
         if let Err(e) = db.conn.query_drop(sql.as_str()).await {
             let _ = db.conn.query_drop("ROLLBACK").await;
             return Err(e.into());
         }
     }
-    db.conn.query_drop("COMMIT").await?;
+    db.conn.query_drop(write::COMMIT).await?;
     Ok(())
 }
 
-/// Records the text of a step's failure on its row and in the log.
+/// Records the text of a step's failure on its row and in the log, after `first` (the ends of
+/// the steps before it that are still to be written, so the log keeps their order).
 pub(crate) async fn record_failure(
     db: &mut Db,
     t: &Tables,
     key: &str,
     action: Action,
     text: &str,
+    first: Vec<String>,
 ) -> Result<(), DbError> {
-    in_transaction(
-        db,
-        &[
-            write::set_error(t, key, text),
-            write::log_from_row(t, key, action, text),
-        ],
-    )
-    .await
+    let mut all = first;
+    all.push(write::set_error(t, key, text));
+    all.push(write::log_from_row(t, key, action, text));
+    in_transaction(db, &all).await
+}
+
+/// Writes the ends of deferred steps (see [`write::deferred`]), with their guard.
+pub(crate) async fn finish_deferred(
+    db: &mut Db,
+    t: &Tables,
+    lock: &write::LockRef,
+    pending: &[write::Deferred],
+) -> Result<(), DbError> {
+    in_transaction(db, &write::deferred::finish(t, lock, pending)).await
 }
 
 /// migrate:repair of a changed file: the row takes the file's checksum (and name).

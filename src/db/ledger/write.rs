@@ -9,13 +9,15 @@ use crate::files::Checksum;
 use crate::files::checksum::ALGO;
 use crate::rows::{Action, MigrationRow};
 
+pub(crate) mod deferred;
+mod step;
+pub(crate) use deferred::Deferred;
+pub(crate) use step::{Expect, StepRecord};
+
 /// A text value as a literal: hex digits, so no character of it is ever read as SQL, whatever
 /// the session's `sql_mode` (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`) or character set; and
 /// `utf8mb4_bin`, the ledger's collation, so comparisons with its columns are exact (MySQL 8+
 /// compares a plain literal in `utf8mb4_0900_ai_ci`).
-mod step;
-pub(crate) use step::{Expect, StepRecord};
-
 pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2 + 40);
     out.push_str("_utf8mb4 X'");

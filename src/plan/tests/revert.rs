@@ -30,6 +30,30 @@ fn unfinished_rollbacks_block_latest_and_resume_first_on_rollback() {
     assert_eq!(ids(&p), ["-2@1"]);
 }
 
+/// A rollback killed as it finished the last migration of its batch: the next rollback of the
+/// last batch finishes it and stops there (the batch before is not the one it was undoing).
+#[test]
+fn a_resumed_rollback_keeps_its_batch_as_the_last() {
+    let files = [
+        file("1", "a", true),
+        file("2", "b", true),
+        file("3", "c", true),
+    ];
+    let rows = [
+        row("1", "a", 1),
+        row("2", "b", 1),
+        MigrationRow {
+            batch: 2,
+            ..failed("3", Direction::Down, 1, 1, true, false)
+        },
+    ];
+    let rb = |s| ids(&run(&files, &rows, Request::Rollback(s)).unwrap());
+    assert_eq!(rb(Scope::LastBatch), ["-3@1"]);
+    assert_eq!(rb(Scope::Step(1)), ["-3@1"]);
+    assert_eq!(rb(Scope::Step(2)), ["-3@1", "-2"]);
+    assert_eq!(rb(Scope::All), ["-3@1", "-2", "-1"]);
+}
+
 #[test]
 fn rollback_scopes() {
     let files: Vec<_> = ["1", "2", "3", "4", "5"]

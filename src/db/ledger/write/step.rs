@@ -65,9 +65,17 @@ impl StepRecord<'_> {
     /// A new `failed` row with 0 statements done: the step is in flight.
     pub(crate) fn insert_in_flight(&self) -> String {
         format!(
-            "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({key}, {name}, {batch}, {ck}, {algo}, \
-             {dck}, 'failed', 'up', 0, {total}, NULL, NULL, UTC_TIMESTAMP(6), 0, USER(), {tv})",
+            "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({v})",
             m = self.tables.migrations,
+            v = self.in_flight_values(),
+        )
+    }
+
+    /// The values of a new in-flight row, in [`MIGRATION_COLUMNS`]' order.
+    fn in_flight_values(&self) -> String {
+        format!(
+            "{key}, {name}, {batch}, {ck}, {algo}, {dck}, 'failed', 'up', 0, {total}, NULL, NULL, \
+             UTC_TIMESTAMP(6), 0, USER(), {tv}",
             key = self.key(),
             name = text(self.name),
             batch = self.batch,
@@ -77,6 +85,61 @@ impl StepRecord<'_> {
             total = self.total,
             tv = text(TOOL_VERSION),
         )
+    }
+
+    /// Records every statement of the step done, its row still `failed` (its end is deferred,
+    /// see [`super::deferred`]); with `next`, the same statement marks the next step in flight:
+    /// a new row for an application (`INSERT … ON DUPLICATE KEY UPDATE` of the two rows), the
+    /// applied row for a rollback. One statement, so it commits on its own right after the
+    /// step's last statement, which committed implicitly.
+    pub(crate) fn all_done(
+        &self,
+        direction: Direction,
+        prefix: &Checksum,
+        next: Option<&StepRecord<'_>>,
+    ) -> String {
+        let key = self.key();
+        let (m, total, p) = (&self.tables.migrations, self.total, checksum(prefix));
+        // An assignment for this step's row only.
+        let own = |col: &str, val: &str| format!("{col} = IF(version = {key}, {val}, {col})");
+        match (direction, next) {
+            (Direction::Up, None) => format!(
+                "UPDATE {m} SET statements_done = {total}, prefix_checksum = {p}, \
+                 applied_at = UTC_TIMESTAMP(6), duration_ms = {DURATION} WHERE version = {key}"
+            ),
+            (Direction::Up, Some(n)) => format!(
+                "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({key}, {name}, {batch}, {ck}, \
+                 {algo}, {dck}, 'failed', 'up', {total}, {total}, {p}, NULL, UTC_TIMESTAMP(6), \
+                 {DURATION}, USER(), {tv}), ({next}) ON DUPLICATE KEY UPDATE {a}, {b}, {c}, {d}",
+                name = text(self.name),
+                batch = self.batch,
+                ck = checksum(&self.checksum),
+                algo = text(ALGO),
+                dck = opt_checksum(self.down_checksum.as_ref()),
+                tv = text(TOOL_VERSION),
+                next = n.in_flight_values(),
+                a = own("statements_done", &total.to_string()),
+                b = own("prefix_checksum", &p),
+                c = own("applied_at", "UTC_TIMESTAMP(6)"),
+                d = own("duration_ms", DURATION),
+            ),
+            (Direction::Down, None) => format!(
+                "UPDATE {m} SET statements_done = {total}, prefix_checksum = {p}, \
+                 duration_ms = {DURATION} WHERE version = {key}"
+            ),
+            (Direction::Down, Some(n)) => format!(
+                "UPDATE {m} SET state = 'failed', direction = 'down', error = NULL, \
+                 statements_done = IF(version = {key}, {total}, 0), \
+                 statements_total = IF(version = {key}, {total}, {nt}), \
+                 prefix_checksum = IF(version = {key}, {p}, NULL), \
+                 down_checksum = IF(version = {key}, down_checksum, {ndck}), {d} \
+                 WHERE version IN ({key}, {nkey})",
+                nt = n.total,
+                ndck = opt_checksum(n.down_checksum.as_ref()),
+                nkey = n.key(),
+                d = own("duration_ms", DURATION),
+            ),
+        }
     }
 
     /// Marks an existing `failed` row in flight again, to resume it in `direction`.
@@ -124,17 +187,23 @@ impl StepRecord<'_> {
         )
     }
 
-    /// Turns the in-flight row `applied` and logs it.
+    /// Turns the in-flight (or resumed) row `applied` with the file's checksum, and logs it.
     pub(crate) fn finish_up(&self, prefix: &Checksum) -> [String; 2] {
         [
             format!(
                 "UPDATE {m} SET state = 'applied', direction = 'up', statements_done = {total}, \
                  prefix_checksum = {p}, error = NULL, batch = {batch}, duration_ms = {DURATION}, \
-                 applied_at = UTC_TIMESTAMP(6) WHERE version = {key}",
+                 applied_at = UTC_TIMESTAMP(6), name = {name}, checksum = {ck}, \
+                 down_checksum = {dck}, applied_by = USER(), tool_version = {tv} \
+                 WHERE version = {key}",
                 m = self.tables.migrations,
                 total = self.total,
                 p = checksum(prefix),
                 batch = self.batch,
+                name = text(self.name),
+                ck = checksum(&self.checksum),
+                dck = opt_checksum(self.down_checksum.as_ref()),
+                tv = text(TOOL_VERSION),
                 key = self.key(),
             ),
             self.log_applied(),
