@@ -18,7 +18,7 @@ recorded in a ledger table with SHA-256 checksums, so drift between files and da
 caught, and a failed migration can be resumed where it stopped.
 
 The connection comes from --url, then DATABASE_URL, then knexfile.toml's environment
-(--env NAME, DBTOOL_ENV, or `development`).";
+(--env NAME, DBTOOL_ENV, NODE_ENV, or `development`).";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -30,8 +30,9 @@ Examples:
   DATABASE_URL=mysql://root@127.0.0.1:3306/app dbtool migrate:latest
 
 Exit codes: 0 ok · 1 a statement or connection failed · 2 usage, config or file error ·
-3 drift or a failed migration blocks the way · 4 lock not obtained in time ·
-5 pending migrations (migrate:status --exit-code)";
+3 drift or a failed migration blocks the way (also migrate:validate, and migrate:status
+--exit-code over a failed, modified or missing migration) · 4 lock not obtained in time ·
+5 pending migrations (migrate:status --exit-code) · 130/143 stopped by SIGINT/SIGTERM";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,7 +57,7 @@ pub struct Global {
     /// Path of the knexfile [default: ./knexfile.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub knexfile: Option<PathBuf>,
-    /// Environment (section of the knexfile) [default: $DBTOOL_ENV, else development]
+    /// Environment (section of the knexfile) [default: $DBTOOL_ENV, else $NODE_ENV, else development]
     #[arg(long = "env", global = true, value_name = "NAME")]
     pub env: Option<String>,
     /// Database URL, overriding DATABASE_URL and the knexfile

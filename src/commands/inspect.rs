@@ -65,8 +65,9 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
         .collect();
     if !broken.is_empty() {
         tracing::error!(
-            "{} need attention: {}",
+            "{} {} attention: {}",
             crate::report::plural(broken.len(), "migration", "migrations"),
+            if broken.len() == 1 { "needs" } else { "need" },
             broken.join(", ")
         );
         return Ok(3);

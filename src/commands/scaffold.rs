@@ -10,7 +10,7 @@ use crate::files::name::{Version, snake_case};
 use crate::files::{self};
 use crate::report::{Created, Report};
 
-const KNEXFILE_TEMPLATE: &str = r#"# dbtool configuration: one [section] per environment (choose with --env NAME or DBTOOL_ENV).
+const KNEXFILE_TEMPLATE: &str = r#"# dbtool configuration: one [section] per environment (choose with --env NAME, DBTOOL_ENV or NODE_ENV).
 # The connection is --url, else DATABASE_URL, else the section's `url` (or a [ENV.connection]
 # table with host, port, user, password, database, socket). ${VAR} and ${VAR:-default} are
 # expanded from the environment and from a .env file.
