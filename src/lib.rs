@@ -28,6 +28,23 @@ pub(crate) use error::{Error, Result};
 use output::Terminal;
 use report::Report;
 
+/// Starts the start-up work that can run beside the main thread (before the command line is
+/// parsed; see `db::warm`).
+pub fn warm_up() {
+    db::warm::warm_up();
+}
+
+/// What `dbtool --version` prints, when it is the whole command line (answered before the
+/// command line's full definition is built: `--version` is what scripts call most).
+pub fn version_only(args: &[std::ffi::OsString]) -> Option<String> {
+    match args {
+        [_, flag] if flag == "--version" || flag == "-V" => {
+            Some(format!("dbtool {}\n", env!("CARGO_PKG_VERSION")))
+        }
+        _ => None,
+    }
+}
+
 /// Runs a parsed command line; returns the process exit code (SPEC §9).
 pub fn run(cli: Cli) -> u8 {
     let g = &cli.global;
@@ -135,5 +152,30 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::DbWait { timeout } => {
             commands::database::wait(ctx, std::time::Duration::from_secs(*timeout))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_short_version_path_prints_what_clap_would() {
+        let args = |a: &[&str]| -> Vec<std::ffi::OsString> { a.iter().map(Into::into).collect() };
+        let clap = super::cli::Cli::command().render_version();
+        for flag in ["--version", "-V"] {
+            assert_eq!(
+                super::version_only(&args(&["dbtool", flag])),
+                Some(clap.clone())
+            );
+        }
+        assert_eq!(
+            super::version_only(&args(&["dbtool", "--version", "x"])),
+            None
+        );
+        assert_eq!(
+            super::version_only(&args(&["dbtool", "migrate:status"])),
+            None
+        );
     }
 }

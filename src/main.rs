@@ -18,7 +18,15 @@ fn main() -> std::process::ExitCode {
             };
         }
     }
-    match dbtool::cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(version) = dbtool::version_only(&args) {
+        use std::io::Write as _;
+        // A closed stdout is not worth a panic.
+        let _ = std::io::stdout().write_all(version.as_bytes());
+        return std::process::ExitCode::SUCCESS;
+    }
+    dbtool::warm_up();
+    match dbtool::cli::Cli::try_parse_from(args) {
         Ok(cli) => std::process::ExitCode::from(dbtool::run(cli)),
         Err(e) => std::process::ExitCode::from(dbtool::cli::usage_error(e)),
     }

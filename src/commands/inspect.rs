@@ -2,7 +2,7 @@
 //! no lock and create nothing.
 
 use crate::commands::Context;
-use crate::commands::migrate::discover;
+use crate::commands::migrate::{discover, discover_beside};
 use crate::commands::session::{Session, block_on};
 use crate::db::ledger;
 use crate::db::lock::Holder;
@@ -22,15 +22,14 @@ pub(crate) fn holder_out(h: &Holder) -> HolderOut {
 
 /// migrate:status. Exit 5 with `--exit-code` when anything is pending.
 pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
-    let files = discover(ctx)?;
-    let (rows, holder) = block_on(async {
+    let (files, (rows, holder)) = block_on(discover_beside(ctx, async {
         let mut s = Session::open(ctx).await?;
         let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
         let holder = s.db.lock_holder(&s.lock).await;
         s.close().await;
         let holder = holder.map_err(|e| Error::db("checking the lock", e))?;
         Ok((rows?.unwrap_or_default(), holder))
-    })?;
+    }))?;
     // A row in flight under a lock someone holds is being applied now: running, not failed.
     let entries = plan::entries(&files, &rows, holder.is_some());
     let target = ctx.config.connection().ok();

@@ -32,6 +32,35 @@ pub(crate) fn discover(ctx: &Context) -> Result<Vec<MigrationFile>> {
     Ok(discover_migrations(&ctx.config.migrations_dir, &ctx.paths)?)
 }
 
+/// Discovers the migration files on a thread of their own while `work` (connecting, reading
+/// the ledger) runs: reading and hashing a few hundred files takes about as long as a
+/// connection's start-up, and the two need different resources. A problem with the files is
+/// reported first, as when they were read before connecting, and as soon as it is known (the
+/// connection, which may be waiting for a server with `--wait`, is abandoned).
+pub(crate) async fn discover_beside<T>(
+    ctx: &Context,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<(Vec<MigrationFile>, T)> {
+    let (dir, paths) = (ctx.config.migrations_dir.clone(), ctx.paths.clone());
+    let mut files = tokio::task::spawn_blocking(move || discover_migrations(&dir, &paths));
+    let joined = |r: std::result::Result<_, tokio::task::JoinError>| -> Result<Vec<MigrationFile>> {
+        let found =
+            r.map_err(|e| Error::io("the thread reading the files", std::io::Error::other(e)))?;
+        Ok(found?)
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        found = &mut files => {
+            let found = joined(found)?;
+            Ok((found, work.await?))
+        }
+        out = &mut work => {
+            let found = joined(files.await)?;
+            Ok((found, out?))
+        }
+    }
+}
+
 /// Parses the rollback flags into a request.
 pub(crate) fn rollback_request(all: bool, step: Option<u32>, to: Option<&str>) -> Result<Request> {
     Ok(Request::Rollback(match (all, step, to) {
@@ -108,10 +137,16 @@ pub(crate) fn migrate(ctx: &Context, req: Request, dry_run: bool) -> Result<u8> 
     if req.direction() == Direction::Down && !dry_run {
         guard(ctx, req.command())?;
     }
-    let files = discover(ctx)?;
     block_on(async {
-        let mut s = Session::open(ctx).await?;
-        let result = migrate_in(ctx, &mut s, &files, &req, dry_run).await;
+        let (files, (mut s, rows)) = discover_beside(ctx, async {
+            let mut s = Session::open(ctx).await?;
+            // Plan without the lock first: when there is nothing to do (the common case on
+            // every deploy), one read of the ledger is all it costs.
+            let rows = ledger::read_migrations(&mut s.db, &s.tables).await?;
+            Ok((s, rows.unwrap_or_default()))
+        })
+        .await?;
+        let result = migrate_in(ctx, &mut s, &files, &rows, &req, dry_run).await;
         s.close().await;
         result
     })
@@ -121,15 +156,11 @@ async fn migrate_in(
     ctx: &Context,
     s: &mut Session,
     files: &[MigrationFile],
+    rows: &[MigrationRow],
     req: &Request,
     dry_run: bool,
 ) -> Result<u8> {
-    // Plan without the lock first: when there is nothing to do (the common case on every
-    // deploy), one read of the ledger is all it costs.
-    let rows = ledger::read_migrations(&mut s.db, &s.tables)
-        .await?
-        .unwrap_or_default();
-    let plan = make_plan(ctx, files, &rows, req, 0)?;
+    let plan = make_plan(ctx, files, rows, req, 0)?;
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }

@@ -12,6 +12,7 @@ pub(crate) mod ledger;
 pub(crate) mod lock;
 pub(crate) mod packet;
 pub(crate) mod waits;
+pub(crate) mod warm;
 
 use std::fmt;
 use std::time::Duration;
