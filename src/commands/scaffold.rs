@@ -20,6 +20,7 @@ url = "mysql://root:rootpassword@127.0.0.1:3305/mydatabase"
 # migrations_dir = "db/migrations"
 # seeds_dir = "db/seeds"
 # lock_timeout = 60
+# ddl_lock_wait = 5   # seconds a migration statement waits for a lock; then ddl_retries = 3
 
 [test]
 url = "${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306/app_test}"

@@ -34,6 +34,7 @@ pub(crate) struct Session {
     /// SIGINT and SIGTERM, caught once the lock is held.
     signals: Option<Signals>,
     lock_timeout: Duration,
+    ddl: crate::config::DdlWait,
     progress: bool,
     connection: crate::config::Connection,
     timeout: Duration,
@@ -68,6 +69,7 @@ impl Session {
             control: None,
             signals: None,
             lock_timeout: ctx.config.lock_timeout,
+            ddl: ctx.config.ddl,
             progress: ctx.report.term.progress,
             connection: conn.clone(),
             timeout,
@@ -109,6 +111,7 @@ impl Session {
             signals,
             bound: self.lock_timeout,
             progress: self.progress,
+            ddl: self.ddl,
         }
     }
 

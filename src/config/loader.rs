@@ -23,6 +23,8 @@ const ENV_KEYS: &[&str] = &[
     "seeds_table",
     "log_table",
     "lock_timeout",
+    "ddl_lock_wait",
+    "ddl_retries",
     "protected",
     "out_of_order",
     "ssl_mode",
@@ -273,6 +275,34 @@ impl Loader<'_> {
             return Err(bad(secs.to_string()));
         }
         Ok(Duration::from_secs_f64(secs))
+    }
+
+    /// A whole number from 0 to `max`.
+    pub(super) fn count(
+        &self,
+        env_name: &str,
+        key: &str,
+        v: &(usize, Value),
+        max: u32,
+    ) -> Result<u32, ConfigError> {
+        let at = self.at(v.0, &format!("{env_name}.{key}"));
+        let bad = |found: String| ConfigError::Type {
+            at: at.clone(),
+            expected: "a whole number (0 to 100)",
+            found,
+        };
+        let n: i64 = match &v.1 {
+            Value::Int(i) => *i,
+            Value::Str(_) => {
+                let s = self.string(env_name, key, v)?;
+                s.trim().parse().map_err(|_| bad(format!("{s:?}")))?
+            }
+            other => return Err(bad(other.type_name().to_owned())),
+        };
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| bad(n.to_string()))
     }
 
     pub(super) fn boolean(

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use loader::{Loader, Section};
+pub use settings::DdlWait;
 use settings::{Settings, settings};
 
 pub use self::url::{Connection, Secret, SslMode};
@@ -176,6 +177,8 @@ pub struct Config {
     pub seeds_table: Ident,
     pub log_table: Ident,
     pub lock_timeout: Duration,
+    /// How long a migration's statements wait for a lock, and how often they are tried again.
+    pub ddl: DdlWait,
     pub protected: bool,
     /// The protected environment whose database the connection reaches, when it is not the
     /// chosen one (protection follows the database, not the environment's name).
@@ -299,6 +302,7 @@ pub fn parse(
         seeds_table: settings.seeds_table,
         log_table: settings.log_table,
         lock_timeout: settings.lock_timeout,
+        ddl: settings.ddl,
         protected: settings.protected || protected_by.is_some(),
         protected_by,
         out_of_order: settings.out_of_order,

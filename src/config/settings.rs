@@ -16,8 +16,28 @@ pub(super) struct Settings {
     pub(super) seeds_table: Ident,
     pub(super) log_table: Ident,
     pub(super) lock_timeout: Duration,
+    pub(super) ddl: DdlWait,
     pub(super) protected: bool,
     pub(super) out_of_order: bool,
+}
+
+/// How long a migration's statements may wait for a lock, and how often dbtool tries again
+/// (knexfile `ddl_lock_wait`, `ddl_retries`): a DDL statement waiting for a metadata lock
+/// blocks every later query on its table, so it must not wait for long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DdlWait {
+    /// The session's `lock_wait_timeout` while a migration's statements run. Zero: the
+    /// server's own (no bound set).
+    pub wait: Duration,
+    /// Further tries of a statement that gave up waiting, with a growing pause between.
+    pub retries: u32,
+}
+
+impl DdlWait {
+    pub const DEFAULT: DdlWait = DdlWait {
+        wait: Duration::from_secs(5),
+        retries: 3,
+    };
 }
 
 pub(super) fn settings(
@@ -80,6 +100,16 @@ pub(super) fn settings(
         None => Duration::from_secs(60),
         Some(v) => loader.seconds(environment, "lock_timeout", v)?,
     };
+    let ddl = DdlWait {
+        wait: match section.and_then(|s| s.get("ddl_lock_wait")) {
+            None => DdlWait::DEFAULT.wait,
+            Some(v) => loader.seconds(environment, "ddl_lock_wait", v)?,
+        },
+        retries: match section.and_then(|s| s.get("ddl_retries")) {
+            None => DdlWait::DEFAULT.retries,
+            Some(v) => loader.count(environment, "ddl_retries", v, 100)?,
+        },
+    };
     let protected = match section.and_then(|s| s.get("protected")) {
         None => false,
         Some(v) => loader.boolean(environment, "protected", v)?,
@@ -96,6 +126,7 @@ pub(super) fn settings(
         seeds_table,
         log_table,
         lock_timeout,
+        ddl,
         protected,
         out_of_order,
     })

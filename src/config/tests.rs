@@ -146,6 +146,56 @@ fn unknown_environment_lists_the_valid_ones() {
 }
 
 #[test]
+fn ddl_lock_wait_and_retries() {
+    let dir = dir_with(Some(KNEXFILE_TEXT));
+    let c = load_in(&dir, &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.ddl, crate::config::DdlWait::DEFAULT);
+    assert_eq!(c.ddl.wait, Duration::from_secs(5));
+    assert_eq!(c.ddl.retries, 3);
+
+    let dir = dir_with(Some(
+        "[development]\nurl = \"mysql://u@h/d\"\nddl_lock_wait = 0.5\nddl_retries = 0\n",
+    ));
+    let c = load_in(&dir, &Overrides::default(), &[]).unwrap();
+    assert_eq!(c.ddl.wait, Duration::from_millis(500));
+    assert_eq!(c.ddl.retries, 0);
+
+    for (text, line, key) in [
+        (
+            "ddl_retries = -1",
+            3,
+            "ddl_retries: expected a whole number",
+        ),
+        (
+            "ddl_retries = 1.5",
+            3,
+            "ddl_retries: expected a whole number",
+        ),
+        (
+            "ddl_retries = 101",
+            3,
+            "ddl_retries: expected a whole number",
+        ),
+        (
+            "ddl_lock_wait = \"soon\"",
+            3,
+            "ddl_lock_wait: expected a number of seconds",
+        ),
+    ] {
+        let dir = dir_with(Some(&format!(
+            "[development]\nurl = \"mysql://u@h/d\"\n{text}\n"
+        )));
+        let e = load_in(&dir, &Overrides::default(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("knexfile.toml:{line}: development.{key}")),
+            "{text}: {e}"
+        );
+    }
+}
+
+#[test]
 fn syntax_and_type_errors_name_file_line_and_key() {
     let dir = dir_with(Some(
         "[development]\nurl = \"mysql://u@h/d\"\nlock_timeout = \n",

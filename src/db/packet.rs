@@ -44,6 +44,9 @@ pub(crate) trait Watcher {
 
     /// The run is to stop: no further packet is sent (a signal came).
     fn stopping(&self) -> bool;
+
+    /// What the last statement that waited for a lock waited for, and who held it.
+    fn last_wait(&mut self) -> Option<String>;
 }
 
 /// A packet that failed: how many of its statements completed before the error.
@@ -259,6 +262,28 @@ impl<'d> Sender<'d> {
         });
         self.closed = !batchable;
         Ok(())
+    }
+
+    /// Waits `d` before trying a statement again, still answering signals (a signal during
+    /// the pause makes the next packet fail as [`FailedAt::Stopped`]).
+    pub(crate) async fn pause(&mut self, d: std::time::Duration) {
+        let pause: PacketFuture<'_> = Box::pin(async move {
+            tokio::time::sleep(d).await;
+            Ok(())
+        });
+        let running = Running {
+            path: &self.path,
+            statement: None,
+        };
+        let _ = match self.watch.as_deref_mut() {
+            Some(w) => w.watch(pause, running).await,
+            None => pause.await,
+        };
+    }
+
+    /// What the last statement that waited for a lock waited for (see [`Watcher::last_wait`]).
+    pub(crate) fn last_wait(&mut self) -> Option<String> {
+        self.watch.as_deref_mut().and_then(|w| w.last_wait())
     }
 
     /// Appends dbtool's trailing statements to the packet and sends it.

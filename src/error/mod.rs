@@ -23,7 +23,7 @@ mod ledger;
 mod statement;
 
 pub(crate) use ledger::{LedgerCause, LedgerWriteFailure};
-pub(crate) use statement::{FailureContext, StatementFailure};
+pub(crate) use statement::{FailureContext, LockWaited, StatementFailure};
 
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -23,12 +23,43 @@ pub(crate) enum FailureContext {
         /// The rollback could not undo rows in these non-transactional tables (empty: which
         /// ones is not known). None: it undid everything.
         kept: Option<Vec<String>>,
+        /// The statement gave up waiting for a lock every time it was tried.
+        lock_wait: Option<LockWaited>,
     },
     /// A seed: one transaction, rolled back.
     Seed {
         implicit_commits: bool,
         kept: Option<Vec<String>>,
     },
+}
+
+/// A statement that gave up waiting for a lock (`ddl_lock_wait`) each time it was tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LockWaited {
+    /// Times it was sent: the first try and the retries (`ddl_retries`).
+    pub(crate) tries: u32,
+    /// How long each try waited (the session's `lock_wait_timeout`), in seconds.
+    pub(crate) wait_secs: u64,
+    /// What it waited for and who held it, as last seen.
+    pub(crate) held: Option<String>,
+}
+
+impl fmt::Display for LockWaited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let times = match self.tries {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        };
+        write!(
+            f,
+            "it gave up waiting for a lock {times}, {} s each (ddl_lock_wait, ddl_retries)",
+            self.wait_secs
+        )?;
+        if let Some(held) = &self.held {
+            write!(f, ": it waited for {held}")?;
+        }
+        Ok(())
+    }
 }
 
 /// `rows written to MyISAM table `t` and …`, for what a rollback could not undo.
@@ -102,15 +133,21 @@ impl fmt::Display for StatementFailure {
                 rolled_back_from,
                 atomic,
                 kept,
-            } => migration_context(
-                f,
-                n,
-                version,
-                *direction,
-                (*committed, *rolled_back_from),
-                *atomic,
-                kept.as_deref(),
-            ),
+                lock_wait,
+            } => {
+                if let Some(w) = lock_wait {
+                    write!(f, "\n  {w}.")?;
+                }
+                migration_context(
+                    f,
+                    n,
+                    version,
+                    *direction,
+                    (*committed, *rolled_back_from),
+                    (*atomic, lock_wait.is_some()),
+                    kept.as_deref(),
+                )
+            }
             FailureContext::Seed {
                 implicit_commits,
                 kept,
@@ -151,19 +188,25 @@ fn migration_context(
     version: &str,
     direction: Direction,
     (committed, rolled_back_from): (u32, Option<u32>),
-    atomic: bool,
+    (atomic, lock_wait): (bool, bool),
     kept: Option<&[String]>,
 ) -> fmt::Result {
     let (cmd, verb, what) = match direction {
         Direction::Up => ("migrate:latest", "applied", "migration"),
         Direction::Down => ("migrate:rollback", "rolled back", "rollback"),
     };
+    // The file is not at fault when the statement only waited for a lock.
+    let fix = if lock_wait {
+        "once the lock is free (the session holding it ends its transaction), run"
+    } else {
+        "fix the file and run"
+    };
     if atomic {
         return match kept {
             None => write!(
                 f,
                 "\n  the {what} ran in one transaction, which was rolled back: nothing of it \
-                 was {verb}.\n  fix the file and run `dbtool {cmd}`."
+                 was {verb}.\n  {fix} `dbtool {cmd}`."
             ),
             Some(kept) => write!(
                 f,
@@ -197,10 +240,7 @@ fn migration_context(
         }
     }
     let next = committed + 1;
-    write!(
-        f,
-        "\n  fix the file and run `dbtool {cmd}` to resume at statement {next},"
-    )?;
+    write!(f, "\n  {fix} `dbtool {cmd}` to resume at statement {next},")?;
     let by_hand = match direction {
         Direction::Up => "undo them by hand",
         Direction::Down => "finish the rollback by hand",

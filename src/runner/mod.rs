@@ -104,6 +104,8 @@ pub(crate) struct Conns<'a> {
     pub(crate) bound: std::time::Duration,
     /// A terminal shows what runs.
     pub(crate) progress: bool,
+    /// How long a migration's statements wait for a lock, and how often they are retried.
+    pub(crate) ddl: crate::config::DdlWait,
 }
 
 impl Conns<'_> {
@@ -137,6 +139,7 @@ impl Conns<'_> {
             ours,
             self.progress,
             self.signals,
+            self.ddl.wait,
         );
         (self.work, w)
     }
@@ -285,8 +288,10 @@ async fn run_one(
         in_flight,
         next: next_rec.as_ref(),
         pending: &pending.steps,
+        ddl: c.ddl,
+        retried: std::cell::Cell::new(0),
     };
-    let (result, gave_up) = send_step(c, t, max, &step, use_db.as_deref()).await;
+    let (result, gave_up, held) = send_step(c, t, max, &step, use_db.as_deref()).await;
     match result {
         Ok(Ended::Written) => pending.clear(),
         Ok(Ended::Deferred) => pending.push(Deferred {
@@ -295,7 +300,12 @@ async fn run_one(
             total: p.total(),
         }),
         Err((stop, unit)) => {
-            let error = step_failed(c, t, &step, stop, unit, gave_up.is_some()).await;
+            let waited = step::gave_up_waiting(&stop).map(|_| crate::error::LockWaited {
+                tries: step.retried.get() + 1,
+                wait_secs: step.ddl.wait.as_secs_f64().ceil() as u64,
+                held,
+            });
+            let error = step_failed(c, t, &step, stop, unit, (gave_up.is_some(), waited)).await;
             return Err(c.interrupted(error, gave_up));
         }
     }
@@ -303,21 +313,21 @@ async fn run_one(
 }
 
 /// Sends one step's packets through a watched sender; also says whether dbtool gave up on a
-/// wait of its own.
+/// wait of its own, and what a user statement last waited for.
 async fn send_step(
     c: &mut Conns<'_>,
     t: &Tables,
     max: usize,
     step: &StepRun<'_>,
     use_db: Option<&str>,
-) -> (StepResult, Option<String>) {
+) -> (StepResult, Option<String>, Option<String>) {
     let (work, mut watch) = c.watch(t);
     let limit = BATCH_BYTES.min(max / 2);
     let mut sender =
         Sender::new(work, limit, max, ledger_names(t), step.p.path()).watched(&mut watch);
     let result = run_step(&mut sender, step, use_db).await;
     drop(sender);
-    (result, watch.gave_up.take())
+    (result, watch.gave_up.take(), watch.last_wait.take())
 }
 
 /// SPEC §7: a killed run leaves no error text, and its next statement may have completed.

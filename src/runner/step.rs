@@ -1,13 +1,19 @@
 //! The packets of one migration step: its in-flight mark, its units with the writes that record
 //! them, and its end (see the module doc of `runner` for why they are shaped so).
 
+use std::cell::Cell;
+use std::time::Duration;
+
 use super::failure::Stop;
 use super::prepare::{Prepared, Unit};
+use crate::config::DdlWait;
+use crate::db::DbError;
 use crate::db::ledger::write::{
     BEGIN, BEGIN_WRITE, COMMIT, Deferred, Expect, LockRef, START_CLOCK, StepRecord, deferred,
 };
-use crate::db::packet::Sender;
+use crate::db::packet::{FailedAt, Sender};
 use crate::files::Direction;
+use crate::sql::Statement;
 
 /// One step as it runs: its ledger record, the lock the guards check, and the next step
 /// (whose in-flight mark rides this step's last packet).
@@ -20,6 +26,71 @@ pub(super) struct StepRun<'a> {
     /// Earlier steps whose end is deferred: a step whose last packet is a transaction writes
     /// them in it.
     pub(super) pending: &'a [Deferred],
+    /// How long its statements wait for a lock, and how often one that gave up is retried.
+    pub(super) ddl: DdlWait,
+    /// Retries made of the statement that failed last (for its message).
+    pub(super) retried: Cell<u32>,
+}
+
+impl StepRun<'_> {
+    /// The statement that bounds how long the step's statements wait for a metadata lock:
+    /// a DDL statement waiting for one blocks every later query on its table.
+    fn lock_wait(&self) -> Option<String> {
+        let secs = self.ddl.wait.as_secs_f64().ceil() as u64;
+        (secs > 0).then(|| format!("SET SESSION lock_wait_timeout = {secs}"))
+    }
+}
+
+/// The user statement that gave up waiting for a lock, if that is why `stop` stopped the step
+/// (ER_LOCK_WAIT_TIMEOUT: the server undid the statement, nothing of it ran).
+pub(super) fn gave_up_waiting(stop: &Stop) -> Option<(u32, u64)> {
+    match stop {
+        Stop::Send(f) => match (&f.at, &f.error) {
+            (FailedAt::User { number, line, .. }, DbError::Server(e)) if e.code == 1205 => {
+                Some((*number, *line))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether to send a statement that gave up waiting for a lock again; if so, says so and
+/// pauses first (1 s, 2 s, 4 s, … at most 30 s), answering signals meanwhile.
+async fn retry(s: &mut Sender<'_>, step: &StepRun<'_>, stop: &Stop) -> bool {
+    let Some((number, line)) = gave_up_waiting(stop) else {
+        return false;
+    };
+    let tries = step.retried.get();
+    if step.ddl.wait.is_zero() || tries >= step.ddl.retries {
+        return false;
+    }
+    step.retried.set(tries + 1);
+    let pause = Duration::from_secs(1 << tries.min(5)).min(Duration::from_secs(30));
+    let held = s
+        .last_wait()
+        .map(|w| format!(" (it waited for {w})"))
+        .unwrap_or_default();
+    tracing::warn!(
+        "{}:{line}: statement {number} gave up after waiting {} s for a lock \
+         (ddl_lock_wait){held}; nothing of it ran. Trying again in {} s (retry {} of {})",
+        step.p.path(),
+        step.ddl.wait.as_secs_f64().ceil(),
+        pause.as_secs(),
+        tries + 1,
+        step.ddl.retries
+    );
+    s.pause(pause).await;
+    true
+}
+
+/// Sends `statements` and then `after`, dbtool's statements that end the packet.
+async fn send(s: &mut Sender<'_>, statements: &[Statement], after: &[&str]) -> Result<(), Stop> {
+    for st in statements {
+        s.user(st).await?;
+    }
+    s.finish(after).await?;
+    Ok(())
 }
 
 /// How a step that ran ended in the ledger.
@@ -153,35 +224,55 @@ pub(super) async fn run_step(
         first.extend(mark(rec, p, lock));
         first.push(COMMIT.to_owned());
     }
+    // After the in-flight mark: dbtool's own writes before it keep `lock_timeout`.
+    first.extend(step.lock_wait());
     for sql in &first {
         s.ours(sql).await.map_err(|e| fail(None)(e.into()))?;
     }
     if p.atomic {
-        for st in p.remaining() {
-            s.user(st).await.map_err(|e| fail(None)(e.into()))?;
+        loop {
+            match send(s, p.remaining(), &trailer).await {
+                Ok(()) => return Ok(ended),
+                Err(stop) if retry(s, step, &stop).await => {
+                    // The statement was undone; the transaction's earlier statements are not.
+                    for sql in [ROLLBACK, BEGIN] {
+                        s.ours(sql).await.map_err(|e| fail(None)(e.into()))?;
+                    }
+                }
+                Err(stop) => return Err((stop, None)),
+            }
         }
-        s.finish(&trailer).await.map_err(|e| fail(None)(e.into()))?;
-        return Ok(ended);
     }
     let last = p.units.len().saturating_sub(1);
     for (k, unit) in p.units.iter().enumerate() {
         let on = fail(Some(*unit));
-        if unit.transactional {
-            s.ours(BEGIN).await.map_err(|e| on(e.into()))?;
-        }
-        for st in &p.statements[unit.from as usize..unit.to as usize] {
-            s.user(st).await.map_err(|e| on(e.into()))?;
-        }
         let progress = unit_end(rec, p, lock, unit);
         let after: Vec<&str> = if k == last {
             trailer.clone()
         } else {
             progress.iter().map(String::as_str).collect()
         };
-        s.finish(&after).await.map_err(|e| on(e.into()))?;
+        let statements = &p.statements[unit.from as usize..unit.to as usize];
+        step.retried.set(0);
+        loop {
+            if unit.transactional {
+                s.ours(BEGIN).await.map_err(|e| on(e.into()))?;
+            }
+            match send(s, statements, &after).await {
+                Ok(()) => break,
+                Err(stop) if retry(s, step, &stop).await => {
+                    if unit.transactional {
+                        s.ours(ROLLBACK).await.map_err(|e| on(e.into()))?;
+                    }
+                }
+                Err(stop) => return Err(on(stop)),
+            }
+        }
     }
     Ok(ended)
 }
+
+const ROLLBACK: &str = "ROLLBACK";
 
 /// The statements that end a unit other than the last: the write that records it, its
 /// guard, a commit.

@@ -55,7 +55,7 @@ pub(super) async fn step_failed(
     step: &StepRun<'_>,
     stop: Stop,
     unit: Option<Unit>,
-    gave_up: bool,
+    (gave_up, lock_wait): (bool, Option<crate::error::LockWaited>),
 ) -> Error {
     let p = step.p;
     let refused = match settle(c.work, p.path(), stop).await {
@@ -119,6 +119,7 @@ pub(super) async fn step_failed(
             rolled_back_from,
             atomic,
             kept,
+            lock_wait,
         },
     }))
 }

@@ -96,6 +96,11 @@ pub(crate) struct Watch<'a> {
     pub(crate) signals: &'a mut Signals,
     /// Set when dbtool stopped one of its own statements for waiting too long.
     pub(crate) gave_up: Option<String>,
+    /// When to look first: sooner than [`FIRST_LOOK`] when the statements' own lock wait
+    /// (`ddl_lock_wait`) is shorter, so the holder is named before the statement gives up.
+    first_look: Duration,
+    /// The last wait seen of a user statement (for the message when it gave up).
+    pub(crate) last_wait: Option<String>,
 }
 
 impl<'a> Watch<'a> {
@@ -106,7 +111,15 @@ impl<'a> Watch<'a> {
         ours: Vec<String>,
         progress: bool,
         signals: &'a mut Signals,
+        statement_wait: Duration,
     ) -> Self {
+        let first_look = if statement_wait.is_zero() {
+            FIRST_LOOK
+        } else {
+            FIRST_LOOK
+                .min(statement_wait / 2)
+                .max(Duration::from_millis(250))
+        };
         Watch {
             control,
             work_id,
@@ -115,6 +128,8 @@ impl<'a> Watch<'a> {
             progress,
             signals,
             gave_up: None,
+            first_look,
+            last_wait: None,
         }
     }
 
@@ -138,7 +153,7 @@ impl<'a> Watch<'a> {
         tokio::pin!(packet);
         let start = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut next_look = FIRST_LOOK;
+        let mut next_look = self.first_look;
         let mut killed = false;
         let mut line: Option<ProgressBar> = None;
         let result = loop {
@@ -194,7 +209,14 @@ impl<'a> Watch<'a> {
                 self.bound.as_secs()
             );
         } else {
-            tracing::warn!("{what} has waited {secs} s for {wait}");
+            // A short `ddl_lock_wait` looks before the first second is out.
+            let waited = if elapsed < Duration::from_secs(2) {
+                format!("{:.1}", elapsed.as_secs_f64())
+            } else {
+                secs.to_string()
+            };
+            tracing::warn!("{what} has waited {waited} s for {wait}");
+            self.last_wait = Some(wait.to_string());
         }
         false
     }
@@ -207,6 +229,10 @@ impl Watcher for Watch<'_> {
 
     fn stopping(&self) -> bool {
         self.signals.got.is_some()
+    }
+
+    fn last_wait(&mut self) -> Option<String> {
+        self.last_wait.clone()
     }
 }
 

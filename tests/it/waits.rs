@@ -123,6 +123,122 @@ fn an_alter_behind_an_open_transaction_is_named_while_it_waits() {
     assert_eq!(db.ledger(), [("1".into(), "applied".into(), 1, 1)]);
 }
 
+/// A knexfile whose statements wait `wait` seconds for a lock and are retried `retries` times.
+fn ddl_knexfile(p: &Project, db: &TestDb, wait: u32, retries: u32) {
+    p.write(
+        "knexfile.toml",
+        &format!(
+            "[development]\nurl = \"{}\"\nddl_lock_wait = {wait}\nddl_retries = {retries}\n",
+            db.url()
+        ),
+    );
+}
+
+#[test]
+fn a_ddl_behind_an_open_transaction_gives_up_names_the_holder_and_resumes_later() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    ddl_knexfile(&p, &db, 1, 1);
+    db.server.exec("CREATE TABLE busy (id INT)");
+    let mut holder = Server::connect(Some(&db.name));
+    holder.exec("START TRANSACTION");
+    holder.exec("SELECT * FROM busy");
+    let holder_id = holder.id();
+    p.migration(
+        "1_alter",
+        "CREATE TABLE first_t (id INT);\nALTER TABLE busy ADD COLUMN note INT;\n",
+        None,
+    );
+    let started = std::time::Instant::now();
+    let r = p.run(&["migrate:latest"]).code(1);
+    // Two tries of 1 s and a pause of 1 s: nowhere near the server's own lock_wait_timeout
+    // (a day on MariaDB, a year on MySQL).
+    assert!(started.elapsed() < Duration::from_secs(30), "{r}");
+    assert!(
+        r.stderr.contains(
+            "1_alter.up.sql:2: statement 2 gave up after waiting 1 s for a lock (ddl_lock_wait)"
+        ),
+        "{r}"
+    );
+    assert!(r.stderr.contains("retry 1 of 1"), "{r}");
+    assert!(r.stderr.contains(&format!("connection {holder_id}")), "{r}");
+    assert!(
+        r.stderr.contains(
+            "it gave up waiting for a lock 2 times, 1 s each (ddl_lock_wait, ddl_retries)"
+        ),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("statement 1 was applied and committed"),
+        "{r}"
+    );
+    assert!(
+        r.stderr.contains("once the lock is free") && r.stderr.contains("resume at statement 2"),
+        "{r}"
+    );
+    // The ledger tells the truth: statement 1 done, statement 2 not.
+    assert_eq!(db.ledger(), [("1".into(), "failed".into(), 1, 1)]);
+    assert!(db.has_table("first_t"));
+    assert_eq!(
+        db.server.count(&format!(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' \
+             AND TABLE_NAME = 'busy' AND COLUMN_NAME = 'note'",
+            db.name
+        )),
+        0
+    );
+    // Once the transaction ends, the next run resumes and finishes.
+    holder.exec("COMMIT");
+    p.run(&["migrate:latest"])
+        .ok()
+        .stdout_has("resumed at statement 2");
+    assert_eq!(db.ledger(), [("1".into(), "applied".into(), 2, 1)]);
+}
+
+#[test]
+fn a_ddl_that_gave_up_goes_through_on_a_retry_once_the_lock_is_free() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    ddl_knexfile(&p, &db, 1, 6);
+    db.server.exec("CREATE TABLE busy (id INT)");
+    let mut holder = Server::connect(Some(&db.name));
+    holder.exec("START TRANSACTION");
+    holder.exec("SELECT * FROM busy");
+    p.migration("1_alter", "ALTER TABLE busy ADD COLUMN note INT;\n", None);
+    let live = Live::start(&p, &["migrate:latest"]);
+    live.wait_for_line("Trying again", Duration::from_secs(30));
+    holder.exec("COMMIT");
+    let r = live.finish();
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(db.ledger(), [("1".into(), "applied".into(), 1, 1)]);
+}
+
+#[test]
+fn a_transaction_that_gave_up_waiting_is_rolled_back_before_its_retry() {
+    // The second INSERT waits for a metadata lock held by LOCK TABLES: the retry must undo
+    // the first INSERT before it runs the transaction again, or its row would be there twice.
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    ddl_knexfile(&p, &db, 1, 6);
+    db.server.exec("CREATE TABLE busy (id INT) ENGINE=InnoDB");
+    db.server.exec("CREATE TABLE other (id INT) ENGINE=InnoDB");
+    let mut holder = Server::connect(Some(&db.name));
+    holder.exec("LOCK TABLES busy WRITE");
+    p.migration(
+        "1_rows",
+        "INSERT INTO other VALUES (1);\nINSERT INTO busy VALUES (2);\n",
+        None,
+    );
+    let live = Live::start(&p, &["migrate:latest"]);
+    live.wait_for_line("Trying again", Duration::from_secs(30));
+    holder.exec("UNLOCK TABLES");
+    let r = live.finish();
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM other"), 1);
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM busy"), 1);
+    assert_eq!(db.ledger(), [("1".into(), "applied".into(), 2, 1)]);
+}
+
 #[test]
 fn a_row_lock_on_the_ledger_is_named_and_the_ledger_stays_truthful() {
     let mut db = TestDb::new();
