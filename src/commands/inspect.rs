@@ -9,6 +9,7 @@ use crate::db::lock::Holder;
 use crate::error::{Error, Result};
 use crate::plan;
 use crate::report::{HolderOut, LockOut, MigrationsOut, StatusOut, ValidateOut};
+use crate::rows::RowState;
 
 pub(crate) fn holder_out(h: &Holder) -> HolderOut {
     HolderOut {
@@ -26,10 +27,20 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
         let mut s = Session::open(ctx).await?;
         let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
         let holder = s.db.lock_holder(&s.lock).await;
+        // How long the rows in flight have run (a courtesy: none if it cannot be read).
+        let running = match (&rows, &holder) {
+            (Ok(Some(r)), Ok(Some(_))) if r.iter().any(|r| r.state == RowState::Failed) => {
+                ledger::running_for(&mut s.db, &s.tables)
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         s.close().await;
         let holder = holder.map_err(|e| Error::db("checking the lock", e))?;
-        Ok((rows?.unwrap_or_default(), holder))
+        Ok((rows?.unwrap_or_default(), (holder, running)))
     }))?;
+    let (holder, running) = holder;
     // A row in flight under a lock someone holds is being applied now: running, not failed.
     let entries = plan::entries(&files, &rows, holder.is_some());
     let target = ctx.config.connection().ok();
@@ -40,7 +51,11 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
             .iter_mut()
             .filter(|m| m.state == "running")
         {
-            let secs = h.seconds.map(|s| format!(", {s} s")).unwrap_or_default();
+            let secs = running
+                .iter()
+                .find(|(v, _)| v.trim_start_matches('0') == m.version.trim_start_matches('0'))
+                .map(|(_, s)| format!(", for {s} s"))
+                .unwrap_or_default();
             m.state_text = format!("{} · connection {}{secs}", m.state_text, h.connection_id);
         }
     }

@@ -27,16 +27,37 @@ pub(crate) struct Holder {
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "connection {}", self.connection_id)?;
-        match (&self.user, &self.host) {
-            (Some(u), Some(h)) => write!(f, " ({u}@{h}")?,
-            (Some(u), None) => write!(f, " ({u}")?,
-            _ => write!(f, " (")?,
-        }
-        match self.seconds {
-            Some(s) => write!(f, ", held for {s} s)"),
-            None => write!(f, ")"),
-        }
+        describe_holder(
+            f,
+            self.connection_id,
+            &self.user,
+            &self.host,
+            (self.seconds, &self.state),
+        )
+    }
+}
+
+/// `connection 42 (app@host:port, idle for 3 s)`. The process list says how long the
+/// connection has been in its current state, not how long it has held the lock (another
+/// dbtool's lock connection is idle between its looks).
+pub(crate) fn describe_holder(
+    f: &mut std::fmt::Formatter<'_>,
+    id: u64,
+    user: &Option<String>,
+    host: &Option<String>,
+    (seconds, state): (Option<u64>, &Option<String>),
+) -> std::fmt::Result {
+    write!(f, "connection {id}")?;
+    match (user, host) {
+        (Some(u), Some(h)) => write!(f, " ({u}@{h}")?,
+        (Some(u), None) => write!(f, " ({u}")?,
+        _ => write!(f, " (")?,
+    }
+    let state = state.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    match (seconds, state) {
+        (Some(s), None) => write!(f, ", idle for {s} s)"),
+        (Some(s), Some(state)) => write!(f, ", {state} for {s} s)"),
+        (None, _) => write!(f, ")"),
     }
 }
 

@@ -22,16 +22,13 @@ pub(crate) struct HolderOut {
 
 impl fmt::Display for HolderOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "connection {}", self.connection_id)?;
-        match (&self.user, &self.host) {
-            (Some(u), Some(h)) => write!(f, " ({u}@{h}")?,
-            (Some(u), None) => write!(f, " ({u}")?,
-            _ => write!(f, " (")?,
-        }
-        match self.seconds {
-            Some(s) => write!(f, ", held for {s} s)"),
-            None => write!(f, ")"),
-        }
+        crate::db::lock::describe_holder(
+            f,
+            self.connection_id,
+            &self.user,
+            &self.host,
+            (self.seconds, &self.state),
+        )
     }
 }
 

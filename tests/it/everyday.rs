@@ -90,13 +90,15 @@ fn status_exit_code_and_validate_fail_over_failed_or_modified_migrations() {
 fn a_migration_being_applied_shows_as_running() {
     let mut db = TestDb::new();
     let p = Project::new(&db);
-    p.migration("1_slow", "CREATE TABLE a (id INT);\nDO SLEEP(3);\n", None);
+    p.migration("1_slow", "CREATE TABLE a (id INT);\nDO SLEEP(6);\n", None);
     let child = p.spawn(&["migrate:latest"]);
     let name = db.name.clone();
-    wait_until("the run to sleep", Duration::from_secs(20), || {
+    // Until the sleep shows 3 s (MySQL rounds TIME up): the migration has then run 2 s at
+    // least.
+    wait_until("the run to sleep 3 s", Duration::from_secs(20), || {
         db.server.count(&format!(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{name}' \
-             AND INFO LIKE 'DO SLEEP%'"
+             AND INFO LIKE 'DO SLEEP%' AND TIME >= 3"
         )) > 0
     });
     let r = p.run(&["migrate:status"]).ok();
@@ -111,6 +113,15 @@ fn a_migration_being_applied_shows_as_running() {
         "{r}"
     );
     assert!(!line.contains("failed"), "{r}");
+    // How long it has run, by the ledger's start time and the server's clock (not how long
+    // dbtool's lock connection has been idle).
+    let secs: u64 = line
+        .split(", for ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no running time: {line}"));
+    assert!((2..60).contains(&secs), "{line}");
     let j = p.run(&["--json", "migrate:status"]).ok().json();
     assert_eq!(j["migrations"][0]["state"], "running");
     assert_eq!(j["counts"]["running"], 1);

@@ -111,7 +111,7 @@ macro_rules! assert_transcript {
                 (r"connection \d+", "connection [id]"),
                 (r"KILL \d+", "KILL [id]"),
                 (r#""connection_id": \d+"#, r#""connection_id": "[id]""#),
-                (r"held for \d+ s", "held for [n] s"),
+                (r"idle for \d+ s", "idle for [n] s"),
                 (r#""seconds": \d+"#, r#""seconds": "[n]""#),
                 (r"\(root@[^,)]*", "(root@[host]"),
                 (r#""host": "[^"]*""#, r#""host": "[host]""#),

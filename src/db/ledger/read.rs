@@ -90,6 +90,17 @@ pub(crate) async fn last_batch(db: &mut Db, t: &Tables) -> Result<u32, DbError> 
     }
 }
 
+/// How long each row in flight (`failed`) has been running, in seconds by the server's clock:
+/// its `applied_at` is when its attempt started.
+pub(crate) async fn running_for(db: &mut Db, t: &Tables) -> Result<Vec<(String, u64)>, DbError> {
+    let sql = format!(
+        "SELECT version, GREATEST(0, TIMESTAMPDIFF(SECOND, applied_at, UTC_TIMESTAMP(6))) FROM {} \
+         WHERE state = 'failed'",
+        t.migrations
+    );
+    Ok(db.conn.query::<(String, u64), _>(sql).await?)
+}
+
 /// What a migration's row holds now, in words (for the message of a write that did not take).
 pub(crate) async fn describe_row(db: &mut Db, t: &Tables, key: &str) -> Result<String, DbError> {
     let sql = format!(
