@@ -209,6 +209,13 @@ async fn run_in(
             }
         }
     }
+    if let Some(e) = s.conns().stop_at_end() {
+        if !done.is_empty() {
+            ctx.report
+                .partial(&run_out(infos, &decisions, false, &done));
+        }
+        return Err(e);
+    }
     ctx.report.print(&run_out(infos, &decisions, false, &done));
     Ok(0)
 }

@@ -248,7 +248,10 @@ fn interrupted(
             "interrupted ({name}): the run stopped before {next}; everything before it is \
              applied and recorded\n  run the command again to go on."
         ),
-        (None, None) => format!("interrupted ({name})"),
+        (None, None) => format!(
+            "interrupted ({name}) as the run's last statement ran: it completed, and everything \
+             the run did is applied and recorded\n  nothing is left to do."
+        ),
     }
 }
 

@@ -165,6 +165,16 @@ impl Conns<'_> {
         }
     }
 
+    /// A signal that came while the run's last statement ran, which then completed: the run
+    /// did everything, but it was asked to stop, so it ends as interrupted (exit 130 / 143).
+    pub(crate) fn stop_at_end(&self) -> Option<Error> {
+        self.signals.got.map(|signal| Error::Interrupted {
+            signal,
+            during: None,
+            before: None,
+        })
+    }
+
     /// The run stops here when a signal came while nothing ran.
     fn stop_before(&self, next: &str) -> Option<Error> {
         self.signals.got.map(|signal| Error::Interrupted {
@@ -257,7 +267,10 @@ pub(crate) async fn run_migrations(
         }
     }
     match c.write_pending(t, &mut pending).await {
-        Ok(()) => Ok(done),
+        Ok(()) => match c.stop_at_end() {
+            None => Ok(done),
+            Some(error) => Err(Stopped { done, error }),
+        },
         Err(error) => Err(Stopped { done, error }),
     }
 }

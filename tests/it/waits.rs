@@ -344,6 +344,41 @@ fn sigterm_during_a_statement_that_completes_stops_before_the_next() {
     assert!(db.has_table("b"));
 }
 
+#[test]
+fn a_signal_during_the_last_statement_that_completes_still_exits_as_interrupted() {
+    // Nothing is left to stop before: the run finishes what it started, records it, and
+    // still exits 130 / 143, as a command that was asked to stop must.
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    p.migration("1_a", "CREATE TABLE a (id INT);\nDO SLEEP(60);\n", None);
+    let live = Live::start(&p, &["migrate:latest"]);
+    wait_for_state(&mut db, "DO SLEEP", "%");
+    live.signal("-INT");
+    let r = live.finish();
+    assert_eq!(r.code, 130, "{r}");
+    assert!(
+        r.stderr
+            .contains("interrupted (SIGINT) as the run's last statement ran"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("nothing is left to do"), "{r}");
+    assert_eq!(db.ledger(), [("1".into(), "applied".into(), 2, 1)]);
+    p.run(&["migrate:latest"])
+        .ok()
+        .stdout_has("Already up to date");
+
+    // A seed likewise.
+    p.seed("slow.sql", "DO SLEEP(60);\n");
+    let live = Live::start(&p, &["seed:run"]);
+    // The seed's statement shares its packet with dbtool's: it is not first in it (and this
+    // query's own text holds it too: the state tells them apart).
+    wait_for_state(&mut db, "%DO SLEEP", "User sleep");
+    live.signal("-TERM");
+    let r = live.finish();
+    assert_eq!(r.code, 143, "{r}");
+    assert!(r.stderr.contains("interrupted (SIGTERM)"), "{r}");
+}
+
 /// The ledger holds the truth with the stop's text (so the next run does not guess that the
 /// next statement may have completed), and the lock is free.
 fn the_ledger_records_the_stop(db: &mut TestDb, done: u32, text: &str) {
