@@ -162,7 +162,7 @@ impl<'a> Watch<'a> {
                 r = &mut packet => break r,
                 sig = self.signals.recv(), if self.signals.got.is_none() => {
                     self.signals.got = Some(sig);
-                    tracing::warn!("{}: stopping {what}", sig.name());
+                    say(line.as_ref(), &format!("{}: stopping {what}", sig.name()));
                     if !killed {
                         killed = true;
                         let _ = self.control.kill_query(self.work_id).await;
@@ -177,7 +177,11 @@ impl<'a> Watch<'a> {
                     }
                     if elapsed >= next_look && !killed {
                         next_look = elapsed + LOOK_EVERY;
-                        killed = self.look(what, elapsed).await;
+                        let (stopped, message) = self.look(what, elapsed).await;
+                        killed = stopped;
+                        if let Some(m) = message {
+                            say(line.as_ref(), &m);
+                        }
                     }
                 }
             }
@@ -188,26 +192,27 @@ impl<'a> Watch<'a> {
         result
     }
 
-    /// Says what the statement waits for; stops dbtool's own statement once it waited longer
-    /// than the bound. Returns whether it stopped it.
-    async fn look(&mut self, what: &Running<'_>, elapsed: Duration) -> bool {
+    /// What the statement waits for, to be said; stops dbtool's own statement once it waited
+    /// longer than the bound. Returns whether it stopped it.
+    async fn look(&mut self, what: &Running<'_>, elapsed: Duration) -> (bool, Option<String>) {
         let skip = [self.work_id, self.control.conn.id()];
         let Ok(Some(wait)) = self.control.waiting(self.work_id, &skip).await else {
-            return false;
+            return (false, None);
         };
         let secs = elapsed.as_secs();
         if self.is_ours(&wait.statement) {
             if elapsed >= self.bound {
                 self.gave_up = Some(format!("waited {secs} s for {wait}"));
                 let _ = self.control.kill_query(self.work_id).await;
-                return true;
+                return (true, None);
             }
-            tracing::warn!(
+            let message = format!(
                 "{}: dbtool's ledger write has waited {secs} s for {wait}; it gives up after {} s \
                  (lock_timeout)",
                 what.path,
                 self.bound.as_secs()
             );
+            (false, Some(message))
         } else {
             // A short `ddl_lock_wait` looks before the first second is out.
             let waited = if elapsed < Duration::from_secs(2) {
@@ -215,10 +220,9 @@ impl<'a> Watch<'a> {
             } else {
                 secs.to_string()
             };
-            tracing::warn!("{what} has waited {waited} s for {wait}");
             self.last_wait = Some(wait.to_string());
+            (false, Some(format!("{what} has waited {waited} s for {wait}")))
         }
-        false
     }
 }
 
@@ -233,6 +237,14 @@ impl Watcher for Watch<'_> {
 
     fn last_wait(&mut self) -> Option<String> {
         self.last_wait.clone()
+    }
+}
+
+/// A warning, written above the running statement's line rather than over it.
+fn say(line: Option<&ProgressBar>, message: &str) {
+    match line {
+        Some(bar) => bar.suspend(|| tracing::warn!("{message}")),
+        None => tracing::warn!("{message}"),
     }
 }
 
