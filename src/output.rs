@@ -119,3 +119,73 @@ pub(crate) const RED: &str = "\x1b[31m";
 pub(crate) const GREEN: &str = "\x1b[32m";
 pub(crate) const YELLOW: &str = "\x1b[33m";
 pub(crate) const BOLD_RED: &str = "\x1b[1;31m";
+
+/// Where progress lines are drawn: stderr, as indicatif's own target, but with the width read
+/// from the terminal even when it reports no rows (`script` without a size; console then
+/// assumes 80 columns, and a line padded to 80 wraps on a 60-column terminal).
+pub(crate) fn stderr_target() -> indicatif::ProgressDrawTarget {
+    indicatif::ProgressDrawTarget::term_like_with_hz(
+        Box::new(Stderr(console::Term::buffered_stderr())),
+        20,
+    )
+}
+
+#[derive(Debug)]
+struct Stderr(console::Term);
+
+impl indicatif::TermLike for Stderr {
+    fn width(&self) -> u16 {
+        columns().unwrap_or_else(|| self.0.size().1)
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The columns of the terminal on stderr, when it reports them.
+fn columns() -> Option<u16> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct it is given; it fails harmlessly
+    // when fd 2 is not a terminal.
+    #[allow(unsafe_code)]
+    let ok = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col)
+}

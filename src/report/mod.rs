@@ -12,7 +12,7 @@ mod status;
 use std::fmt;
 use std::io::Write;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 pub(crate) use migrate::{
@@ -92,7 +92,7 @@ impl Report {
         if !self.term.progress || len < 2 {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(Some(len), crate::output::stderr_target());
         bar.set_style(
             ProgressStyle::with_template(&format!("{{wide_bar}} {{pos}}/{{len}} {what}"))
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -107,7 +107,7 @@ impl Report {
         }
         // The bar takes what the terminal's width leaves (a line never wraps, at 60 columns
         // too); the name is cut to 20 characters.
-        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(Some(len), crate::output::stderr_target());
         bar.set_style(
             ProgressStyle::with_template(
                 "{prefix:20!} {wide_bar} {binary_bytes:>9}/{binary_total_bytes:9} ETA {eta:>3}",

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::db::Db;
@@ -221,7 +221,10 @@ impl<'a> Watch<'a> {
                 secs.to_string()
             };
             self.last_wait = Some(wait.to_string());
-            (false, Some(format!("{what} has waited {waited} s for {wait}")))
+            (
+                false,
+                Some(format!("{what} has waited {waited} s for {wait}")),
+            )
         }
     }
 }
@@ -249,7 +252,7 @@ fn say(line: Option<&ProgressBar>, message: &str) {
 }
 
 fn spinner() -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(None, crate::output::stderr_target());
     bar.set_style(
         ProgressStyle::with_template("{spinner} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),

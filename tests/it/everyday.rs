@@ -442,9 +442,20 @@ fn the_seed_progress_bar_fits_sixty_columns() {
     }
     p.seed("a_seed_with_a_rather_long_name_for_the_bar.sql", &sql);
     drop(sql);
+    // A terminal that reports its rows, and one that reports only its columns (`script`
+    // without a size; indicatif then assumed 80 columns).
+    for rows in [20, 0] {
+        db.server.exec("TRUNCATE TABLE big");
+        bar_fits(&p, rows);
+    }
+    assert_eq!(db.server.count("SELECT COUNT(*) FROM big"), id);
+}
+
+/// Runs seed:run in a 60-column terminal with `rows` rows: every frame of its bar fits.
+fn bar_fits(p: &Project, rows: u32) {
     let typescript = p.path().join("typescript");
     let cmd = format!(
-        "stty cols 60 rows 20; cd '{}' && env -u CI NO_COLOR=1 '{}' seed:run",
+        "stty cols 60 rows {rows}; cd '{}' && env -u CI NO_COLOR=1 '{}' seed:run",
         p.path().display(),
         env!("CARGO_BIN_EXE_dbtool")
     );
@@ -466,11 +477,10 @@ fn the_seed_progress_bar_fits_sixty_columns() {
         let visible: String = strip_escapes(f);
         assert!(
             visible.chars().count() <= 60,
-            "{} columns: {visible:?}",
+            "rows {rows}: {} columns: {visible:?}",
             visible.chars().count()
         );
     }
-    assert_eq!(db.server.count("SELECT COUNT(*) FROM big"), id);
 }
 
 /// A terminal line without its escape sequences.
