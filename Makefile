@@ -86,9 +86,9 @@ db-down: ## Stop the docker-compose MySQL (its data volume is kept)
 
 PREFIX ?= /usr/local
 
-man: build ## Write the man page to target/man/dbtool.1
+man: build ## Write the man pages to target/man (dbtool.1 and one per command)
 	mkdir -p target/man
-	$(DBTOOL) man > target/man/dbtool.1
+	$(DBTOOL) man --dir target/man
 
 install: man ## Install the binary, man page and shell completions under PREFIX (/usr/local)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -96,7 +96,7 @@ install: man ## Install the binary, man page and shell completions under PREFIX 
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 $(DBTOOL) $(DESTDIR)$(PREFIX)/bin/dbtool
-	install -m 644 target/man/dbtool.1 $(DESTDIR)$(PREFIX)/share/man/man1/dbtool.1
+	install -m 644 target/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	$(DBTOOL) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/dbtool
 	$(DBTOOL) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_dbtool
 	$(DBTOOL) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/dbtool.fish

@@ -75,7 +75,7 @@ fn dispatch(cli: &Cli, report: Report) -> Result<u8> {
     match &cli.command {
         Command::Init => return commands::scaffold::init(&report, &cwd, g.knexfile.as_deref()),
         Command::Completions { shell } => return Ok(cli::completions(*shell)),
-        Command::Man => return Ok(cli::man()),
+        Command::Man { dir } => return Ok(cli::man(dir.as_deref())),
         _ => {}
     }
     let env = config::Env::from_process(&cwd)?;
@@ -107,7 +107,7 @@ fn dispatch(cli: &Cli, report: Report) -> Result<u8> {
 fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
     use commands::{inspect, migrate, repair, scaffold};
     match command {
-        Command::Init | Command::Completions { .. } | Command::Man => {
+        Command::Init | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("answered above")
         }
         Command::MigrateCurrentVersion => inspect::current_version(ctx),

@@ -54,7 +54,7 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// Path of the knexfile [default: ./knexfile.toml]
+    /// Path of the knexfile [default: knexfile.toml here or in the nearest folder above]
     #[arg(long, global = true, value_name = "PATH")]
     pub knexfile: Option<PathBuf>,
     /// Environment (section of the knexfile) [default: $DBTOOL_ENV, else $NODE_ENV, else development]
@@ -227,21 +227,18 @@ pub enum Command {
         name = "migrate:resolve",
         after_help = "Examples:\n  \
                       dbtool migrate:resolve 20260101120000 --applied      # you finished it by hand\n  \
-                      dbtool migrate:resolve 20260101120000 --rolled-back  # you undid it by hand"
+                      dbtool migrate:resolve 20260101120000 --rolled-back  # you undid it by hand",
+        group = clap::ArgGroup::new("outcome").required(true).multiple(false)
     )]
     MigrateResolve {
         /// The failed migration's version
         #[arg(value_name = "VERSION")]
         target: String,
         /// Record it as applied
-        #[arg(
-            long,
-            conflicts_with = "rolled_back",
-            required_unless_present = "rolled_back"
-        )]
+        #[arg(long, group = "outcome")]
         applied: bool,
         /// Record it as never applied (its ledger row is removed)
-        #[arg(long)]
+        #[arg(long, group = "outcome")]
         rolled_back: bool,
     },
 
@@ -324,9 +321,14 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 
-    /// Print the man page (roff): `dbtool man > dbtool.1`
+    /// Print the man page (roff): `dbtool man > dbtool.1`; with --dir, write it and one page per
+    /// command (dbtool-migrate:latest.1, …) into DIR
     #[command(hide = true)]
-    Man,
+    Man {
+        /// Write every page into this folder instead of printing dbtool.1
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 
     /// Wait until the database server answers
     #[command(
@@ -357,7 +359,7 @@ impl Command {
             Command::MigrateUnlock => "migrate:unlock",
             Command::MigrateCurrentVersion => "migrate:currentVersion",
             Command::Completions { .. } => "completions",
-            Command::Man => "man",
+            Command::Man { .. } => "man",
             Command::SeedMake { .. } => "seed:make",
             Command::SeedRun { .. } => "seed:run",
             Command::SeedStatus => "seed:status",

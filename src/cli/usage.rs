@@ -42,10 +42,14 @@ pub fn usage_error(e: clap::Error) -> u8 {
     }
     eprint!("{message}");
     if std::env::args().any(|a| a == "--json") {
+        // The error's first paragraph: its line and what it lists after it (the missing
+        // arguments, say), on one line.
         let first = message
             .lines()
-            .next()
-            .unwrap_or_default()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
             .trim_start_matches("error: ")
             .to_owned();
         let doc = serde_json::json!({ "error": { "message": first, "exit_code": 2 } });
@@ -61,12 +65,21 @@ pub fn completions(shell: clap_complete::Shell) -> u8 {
     0
 }
 
-/// Prints the man page on stdout.
-pub fn man() -> u8 {
+/// Prints the man page on stdout, or writes it and a page per command (the pages its SEE ALSO
+/// names) into `dir`.
+pub fn man(dir: Option<&std::path::Path>) -> u8 {
     use clap::CommandFactory;
-    let page = clap_mangen::Man::new(Cli::command());
-    match page.render(&mut std::io::stdout()) {
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(Cli::command(), dir)),
+        None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()),
+    };
+    match written {
         Ok(()) => 0,
-        Err(_) => 1,
+        Err(e) => {
+            let at = dir.map_or("stdout".into(), |d| d.display().to_string());
+            eprintln!("error: writing the man pages to {at}: {e}");
+            1
+        }
     }
 }

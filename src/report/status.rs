@@ -238,10 +238,15 @@ impl fmt::Display for ValidateOut {
         let entries = &self.migrations.migrations;
         let files = entries.iter().filter(|e| e.file.is_some()).count();
         let applied = entries.iter().filter(|e| e.state == "applied").count();
-        write!(
-            f,
-            "Valid: {files} files, {applied} applied migrations match their files."
-        )
+        let (files, applied) = (
+            super::plural(files, "file", "files"),
+            super::plural(
+                applied,
+                "applied migration matches its file",
+                "applied migrations match their files",
+            ),
+        );
+        write!(f, "Valid: {files}, {applied}.")
     }
 }
 

@@ -149,7 +149,7 @@ fn usage_errors_exit_2() {
     p.run(&["migrate:resolve", "1"])
         .code(2)
         .stderr_has("required arguments were not provided")
-        .stderr_has("--applied");
+        .stderr_has("<--applied|--rolled-back>");
     p.run(&["migrate:status", "-q", "-v"])
         .code(2)
         .stderr_has("cannot be used with");

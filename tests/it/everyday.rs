@@ -220,6 +220,12 @@ fn json_gives_one_document_for_every_outcome() {
             .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{r}"));
         assert_eq!(docs.len(), 1, "{args:?}:\n{r}");
     }
+    // A usage error's document says what is wrong, not only its first line.
+    let r = p.run(&["--json", "migrate:resolve", "1"]).code(2);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "the following required arguments were not provided: <--applied|--rolled-back>"
+    );
 }
 
 // 8. A dry run is a script a DBA can read or run; repair has a dry run too.
@@ -407,6 +413,20 @@ fn completions_man_page_verbose_and_suggestions() {
         assert!(r.stdout.contains("migrate:latest"), "{shell}: {r}");
     }
     p.run(&["man"]).ok().stdout_has(".TH dbtool");
+    // make man: every page the main page names exists.
+    let pages = p.path().join("man");
+    p.run(&["man", "--dir", pages.to_str().unwrap()]).ok();
+    let main = std::fs::read_to_string(pages.join("dbtool.1")).unwrap();
+    for name in ["migrate:latest", "migrate:rollback", "seed:run", "db:wait"] {
+        assert!(
+            main.contains(&format!("dbtool\\-{name}(1)")),
+            "{name} not named"
+        );
+        assert!(
+            pages.join(format!("dbtool-{name}.1")).exists(),
+            "no page for {name}"
+        );
+    }
     p.migration("1_a", "CREATE TABLE a (id INT);\n", None);
     let v = p.run(&["-v", "migrate:latest"]).ok();
     assert!(!v.stderr.contains("dbtool: UPDATE"), "{v}");
