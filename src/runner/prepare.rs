@@ -81,15 +81,12 @@ fn prepare_step(step: &Step, guarded: &Guarded<'_>) -> Result<Prepared> {
     let text = step.file.read()?;
     let statements = split_file(&text, &step.file.display)?;
     refuse(&statements, &step.file.display, guarded)?;
+    // An unedited template is a mistake, up or down: a down that undoes nothing would leave
+    // what its up created while the ledger says it is gone.
     if statements.is_empty() && crate::files::is_template(&text) {
-        match step.direction {
-            Direction::Up => {
-                return Err(Error::Template {
-                    path: step.file.display.clone(),
-                });
-            }
-            Direction::Down => {}
-        }
+        return Err(Error::Template {
+            path: step.file.display.clone(),
+        });
     }
     if statements.is_empty() && step.direction == Direction::Down {
         tracing::warn!(

@@ -195,6 +195,24 @@ fn unedited_templates_are_refused_and_empty_downs_warn() {
             .contains("runs a down file with no statement: nothing is undone"),
         "{r}"
     );
+    // A down still the template is refused like an up: nothing is undone, nothing recorded.
+    db.server.exec("DROP TABLE a"); // the empty down above left it
+    p.run(&["migrate:make", "add accounts"]).ok();
+    let up = std::fs::read_dir(p.path().join("db/migrations"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_add_accounts.up.sql"))
+        .unwrap();
+    std::fs::write(&up, "CREATE TABLE accounts (id INT PRIMARY KEY);\n").unwrap();
+    p.run(&["migrate:latest"]).ok();
+    let r = p.run(&["migrate:rollback"]).code(2);
+    assert!(
+        r.stderr
+            .contains("_add_accounts.down.sql is still the template"),
+        "{r}"
+    );
+    assert!(db.has_table("accounts"));
+    p.run(&["migrate:status"]).ok().stdout_has("applied");
 }
 
 // 7. One JSON document for every outcome, usage errors included.
