@@ -15,6 +15,7 @@ pub mod config;
 pub(crate) mod db;
 pub(crate) mod error;
 pub mod files;
+pub(crate) mod lint;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod report;
@@ -134,6 +135,7 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         ),
         Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
+        Command::Lint => commands::lint::lint(ctx),
         Command::MigrateRepair { dry_run } => repair::repair(ctx, *dry_run),
         Command::MigrateResolve {
             target,

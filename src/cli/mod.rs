@@ -207,6 +207,18 @@ pub enum Command {
     )]
     MigrateValidate,
 
+    /// Check the migration and seed files for risky statements, offline; exit 1 on an error
+    #[command(
+        name = "lint",
+        after_help = "Rules: destructive, lock-tables, not-null-without-default, rename, \
+                      no-primary-key, mixed-ddl-dml, missing-down, down-leaves-objects, \
+                      seed-not-idempotent. Change a rule's severity in knexfile.toml:\n  \
+                      [lint]\n  rename = \"error\"\n  missing-down = \"off\"\n\
+                      Mark an intended DROP, TRUNCATE or DELETE with `-- dbtool:destructive` on \
+                      the line before it.\n\nExamples:\n  dbtool lint\n  dbtool lint --json"
+    )]
+    Lint,
+
     /// Accept the files as they are: re-record changed checksums, forget removed migrations
     #[command(
         name = "migrate:repair",
@@ -354,6 +366,7 @@ impl Command {
             Command::MigrateRollback { .. } => "migrate:rollback",
             Command::MigrateStatus { .. } => "migrate:status",
             Command::MigrateValidate => "migrate:validate",
+            Command::Lint => "lint",
             Command::MigrateRepair { .. } => "migrate:repair",
             Command::MigrateResolve { .. } => "migrate:resolve",
             Command::MigrateUnlock => "migrate:unlock",

@@ -168,9 +168,7 @@ async fn migrate_in(
     let names = tables.names();
     let guarded = runner::guarded(&tables, &names, true);
     if dry_run {
-        let prepared = runner::prepare(&plan, &guarded)?;
-        ctx.report.print(&dry_run_out(&plan, &prepared));
-        return Ok(0);
+        return dry_run_of(ctx, &plan, &guarded);
     }
     if plan.steps.is_empty() {
         ctx.report.print(&run_out(&plan, &[]));
@@ -246,6 +244,22 @@ fn run_out(plan: &Plan, done: &[Done]) -> RunOut {
             })
             .collect(),
     }
+}
+
+/// A dry run: the plan as a script on stdout; for migrations to apply, what `dbtool lint`
+/// finds in them on stderr (the script stays one the client can run).
+fn dry_run_of(ctx: &Context, plan: &Plan, guarded: &crate::sql::hazard::Guarded<'_>) -> Result<u8> {
+    let prepared = runner::prepare(plan, guarded)?;
+    if plan.direction == Direction::Up {
+        let severities = crate::lint::Severities::from_settings(&ctx.config.lint)?;
+        for step in &plan.steps {
+            for f in crate::lint::migration(&step.migration, &severities)? {
+                tracing::warn!("lint: {f}");
+            }
+        }
+    }
+    ctx.report.print(&dry_run_out(plan, &prepared));
+    Ok(0)
 }
 
 fn dry_run_out(plan: &Plan, steps: &[Prepared]) -> DryRun {

@@ -3,6 +3,7 @@
 
 pub(crate) mod database;
 pub(crate) mod inspect;
+pub(crate) mod lint;
 pub(crate) mod migrate;
 pub(crate) mod repair;
 pub(crate) mod scaffold;

@@ -209,14 +209,19 @@ async fn run_in(
             }
         }
     }
+    finish(ctx, s, run_out(infos, &decisions, false, &done))
+}
+
+/// The end of a run of seeds: its report, or, when a signal came as its last seed ran, the
+/// interruption (with what ran).
+fn finish(ctx: &Context, s: &mut Session, out: SeedRunOut) -> Result<u8> {
     if let Some(e) = s.conns().stop_at_end() {
-        if !done.is_empty() {
-            ctx.report
-                .partial(&run_out(infos, &decisions, false, &done));
+        if out.seeds.iter().any(|l| l.ran) {
+            ctx.report.partial(&out);
         }
         return Err(e);
     }
-    ctx.report.print(&run_out(infos, &decisions, false, &done));
+    ctx.report.print(&out);
     Ok(0)
 }
 

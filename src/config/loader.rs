@@ -96,6 +96,8 @@ pub(super) struct Loader<'a> {
     pub(super) warnings: Vec<String>,
     /// Every environment's section, by name (protection follows the database reached).
     pub(super) sections: Vec<(String, Section)>,
+    /// The `[lint]` table's settings (not an environment).
+    pub(super) lint: Vec<super::LintSetting>,
 }
 
 impl Loader<'_> {
@@ -163,6 +165,10 @@ impl Loader<'_> {
                     found: self.convert(v).type_name().to_owned(),
                 });
             };
+            if name == "lint" {
+                self.lint_settings(&table)?;
+                continue;
+            }
             self.check_keys(&name, &table, ENV_KEYS)?;
             for (key, known) in [
                 ("connection", CONNECTION_KEYS),
@@ -193,6 +199,27 @@ impl Loader<'_> {
                 },
             }),
         }
+    }
+
+    /// `[lint]`: `rule = "error" | "warning" | "off"` (the rule names are checked by lint).
+    fn lint_settings(&mut self, table: &Section) -> Result<(), ConfigError> {
+        let mut keys: Vec<(&String, &(usize, Value))> = table.iter().collect();
+        keys.sort_by_key(|(_, (line, _))| *line);
+        for (rule, (line, v)) in keys {
+            let Value::Str(value) = v else {
+                return Err(ConfigError::Type {
+                    at: self.at(*line, &format!("lint.{rule}")),
+                    expected: "\"error\", \"warning\" or \"off\"",
+                    found: v.type_name().to_owned(),
+                });
+            };
+            self.lint.push(super::LintSetting {
+                rule: rule.clone(),
+                value: value.clone(),
+                at: format!("{}:{line}", self.path.display()),
+            });
+        }
+        Ok(())
     }
 
     fn check_keys(

@@ -179,6 +179,8 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// How long a migration's statements wait for a lock, and how often they are tried again.
     pub ddl: DdlWait,
+    /// The knexfile's `[lint]` settings.
+    pub lint: Vec<LintSetting>,
     pub protected: bool,
     /// The protected environment whose database the connection reaches, when it is not the
     /// chosen one (protection follows the database, not the environment's name).
@@ -233,6 +235,15 @@ pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, Conf
     parse(text.as_deref(), knexfile.as_deref(), overrides, env, cwd)
 }
 
+/// One `rule = "severity"` line of the knexfile's `[lint]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintSetting {
+    pub rule: String,
+    pub value: String,
+    /// `path:line`, for messages.
+    pub at: String,
+}
+
 /// The knexfile of the project `cwd` is in: `knexfile.toml` in `cwd` or the nearest folder
 /// above it (as Knex finds its knexfile), up to the top of the git repository it is in.
 pub fn find_knexfile(cwd: &Path) -> Option<PathBuf> {
@@ -276,6 +287,7 @@ pub fn parse(
         env,
         warnings: Vec::new(),
         sections: Vec::new(),
+        lint: Vec::new(),
     };
     let section = match text {
         Some(text) => loader.section(text, &environment)?,
@@ -303,6 +315,7 @@ pub fn parse(
         log_table: settings.log_table,
         lock_timeout: settings.lock_timeout,
         ddl: settings.ddl,
+        lint: std::mem::take(&mut loader.lint),
         protected: settings.protected || protected_by.is_some(),
         protected_by,
         out_of_order: settings.out_of_order,

@@ -40,6 +40,29 @@ impl DdlWait {
     };
 }
 
+/// `lock_timeout`, and the migration statements' lock waits.
+fn waits(
+    loader: &Loader<'_>,
+    environment: &str,
+    section: Option<&Section>,
+) -> Result<(Duration, DdlWait), ConfigError> {
+    let lock_timeout = match section.and_then(|s| s.get("lock_timeout")) {
+        None => Duration::from_secs(60),
+        Some(v) => loader.seconds(environment, "lock_timeout", v)?,
+    };
+    let ddl = DdlWait {
+        wait: match section.and_then(|s| s.get("ddl_lock_wait")) {
+            None => DdlWait::DEFAULT.wait,
+            Some(v) => loader.seconds(environment, "ddl_lock_wait", v)?,
+        },
+        retries: match section.and_then(|s| s.get("ddl_retries")) {
+            None => DdlWait::DEFAULT.retries,
+            Some(v) => loader.count(environment, "ddl_retries", v, 100)?,
+        },
+    };
+    Ok((lock_timeout, ddl))
+}
+
 pub(super) fn settings(
     loader: &Loader<'_>,
     environment: &str,
@@ -96,20 +119,7 @@ pub(super) fn settings(
     let seeds_table = table(get_str("seeds_table")?, "seeds_table", "dbtool_seeds")?;
     let log_table = table(get_str("log_table")?, "log_table", "dbtool_log")?;
 
-    let lock_timeout = match section.and_then(|s| s.get("lock_timeout")) {
-        None => Duration::from_secs(60),
-        Some(v) => loader.seconds(environment, "lock_timeout", v)?,
-    };
-    let ddl = DdlWait {
-        wait: match section.and_then(|s| s.get("ddl_lock_wait")) {
-            None => DdlWait::DEFAULT.wait,
-            Some(v) => loader.seconds(environment, "ddl_lock_wait", v)?,
-        },
-        retries: match section.and_then(|s| s.get("ddl_retries")) {
-            None => DdlWait::DEFAULT.retries,
-            Some(v) => loader.count(environment, "ddl_retries", v, 100)?,
-        },
-    };
+    let (lock_timeout, ddl) = waits(loader, environment, section)?;
     let protected = match section.and_then(|s| s.get("protected")) {
         None => false,
         Some(v) => loader.boolean(environment, "protected", v)?,

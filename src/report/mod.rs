@@ -5,6 +5,7 @@
 //! documented in docs/JSON.md) and `Display` (its text). Commands build them; this module
 //! depends on nothing above it.
 
+mod lint;
 mod migrate;
 mod seed;
 mod status;
@@ -15,6 +16,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
     DoneOut, DryRun, DryStatement, DryStep, RepairItem, Repaired, Resolved, RunOut,
 };

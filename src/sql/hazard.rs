@@ -114,7 +114,7 @@ pub fn hazard(sql: &str, g: &Guarded<'_>) -> Option<Hazard> {
 
 /// The statement's words and identifiers, outside quotes and comments; a backquoted
 /// identifier is one word, a qualified name `db`.`t` is two.
-fn words(sql: &str) -> Vec<&str> {
+pub(crate) fn words(sql: &str) -> Vec<&str> {
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -157,6 +157,45 @@ fn words(sql: &str) -> Vec<&str> {
             _ => i += 1,
         }
     }
+    out
+}
+
+/// The statement cut at its commas outside quotes, comments and parentheses (an ALTER
+/// TABLE's clauses, say).
+pub(crate) fn clauses(sql: &str) -> Vec<&str> {
+    let b = sql.as_bytes();
+    let (mut out, mut start, mut depth, mut i) = (Vec::new(), 0, 0usize, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' | b'`' => {
+                i = skip_quoted(b, i);
+                continue;
+            }
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                out.push(&sql[start..i]);
+                start = i + 1;
+            }
+            b'#' => {
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                continue;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&x| x == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&sql[start..]);
     out
 }
 

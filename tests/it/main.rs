@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod isolation;
 mod ledger;
+mod lint;
 mod migrate;
 mod security;
 mod seeds;
