@@ -136,6 +136,9 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
+        Command::MigrateBaseline { to, check, dry_run } => {
+            commands::baseline::baseline(ctx, to, *check, *dry_run)
+        }
         Command::MigrateRepair { dry_run } => repair::repair(ctx, *dry_run),
         Command::MigrateResolve {
             target,

@@ -85,6 +85,8 @@ pub(crate) enum Action {
     ResolvedRolledBack,
     Repaired,
     SeedRun,
+    /// Recorded applied without running (migrate:baseline).
+    Baselined,
 }
 
 impl Action {
@@ -98,6 +100,7 @@ impl Action {
             Action::ResolvedRolledBack => "resolved_rolled_back",
             Action::Repaired => "repaired",
             Action::SeedRun => "seed_run",
+            Action::Baselined => "baselined",
         }
     }
 }

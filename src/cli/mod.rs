@@ -207,6 +207,27 @@ pub enum Command {
     )]
     MigrateValidate,
 
+    /// Record every migration up to a version as applied without running it (adopting an
+    /// existing database)
+    #[command(
+        name = "migrate:baseline",
+        after_help = "Examples:\n  \
+                      dbtool migrate:baseline --to 20240101000000 --check --dry-run\n  \
+                      dbtool migrate:baseline --to 20240101000000 --check"
+    )]
+    MigrateBaseline {
+        /// The version up to which (inclusive) migrations are recorded
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// First check that the tables, views, routines, triggers and events those files
+        /// create are in the database; record nothing if one is missing (exit 3)
+        #[arg(long)]
+        check: bool,
+        /// Show what would be recorded, and record nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
     /// Check the migration and seed files for risky statements, offline; exit 1 on an error
     #[command(
         name = "lint",
@@ -367,6 +388,7 @@ impl Command {
             Command::MigrateStatus { .. } => "migrate:status",
             Command::MigrateValidate => "migrate:validate",
             Command::Lint => "lint",
+            Command::MigrateBaseline { .. } => "migrate:baseline",
             Command::MigrateRepair { .. } => "migrate:repair",
             Command::MigrateResolve { .. } => "migrate:resolve",
             Command::MigrateUnlock => "migrate:unlock",

@@ -1,6 +1,7 @@
 //! One small module per command family. Each builds what it needs from the [`Context`], runs
 //! it through the shared machinery, and hands the result to the report.
 
+pub(crate) mod baseline;
 pub(crate) mod database;
 pub(crate) mod inspect;
 pub(crate) mod lint;

@@ -58,6 +58,32 @@ pub(crate) enum UsageError {
     },
 }
 
+/// Why migrate:baseline recorded nothing.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BaselineError {
+    #[error(
+        "no migration file has version {version}: --to takes the version of a migration in {dir}"
+    )]
+    UnknownVersion { version: String, dir: String },
+    #[error(
+        "cannot baseline: {} stopped part-way: {}\n  settle {} first with `dbtool migrate:resolve \
+         VERSION --applied|--rolled-back`; nothing was recorded",
+        if ids.len() == 1 { "a migration" } else { "migrations" },
+        ids.join(", "),
+        if ids.len() == 1 { "it" } else { "them" }
+    )]
+    Failed { ids: Vec<String> },
+    #[error(
+        "migrate:baseline --check: {} that the migrations up to {to} create {} not in the \
+         database:{}\n  nothing was recorded; apply them with `dbtool migrate:latest` instead, or \
+         baseline to an earlier version",
+        if missing.len() == 1 { "1 object".to_owned() } else { format!("{} objects", missing.len()) },
+        if missing.len() == 1 { "is" } else { "are" },
+        missing.iter().map(|m| format!("\n  {m}")).collect::<String>()
+    )]
+    Missing { to: String, missing: Vec<String> },
+}
+
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -127,6 +153,8 @@ pub(crate) enum Error {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     LedgerSchema(#[from] LedgerSchemaError),
@@ -187,6 +215,8 @@ impl Error {
                 1
             }
             Error::Plan(e) => e.exit_code(),
+            Error::Baseline(BaselineError::UnknownVersion { .. }) => 2,
+            Error::Baseline(_) => 3,
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
             Error::LedgerWrite(e) => match e.cause {
                 LedgerCause::Server(_) => 1,

@@ -6,6 +6,7 @@
 use crate::files::seed::Mode;
 use crate::sql::classify::write_target;
 use crate::sql::hazard::{clauses, words};
+use crate::sql::objects::created;
 use crate::sql::{Kind, Statement};
 
 use super::{Hit, RuleId};
@@ -356,43 +357,6 @@ fn down_leaves(up: &[Statement], down: &[Statement]) -> Vec<Hit> {
         }
     }
     hits
-}
-
-/// What a CREATE statement creates: its kind, its name, and for an index or trigger the
-/// table it is on.
-fn created(sql: &str) -> Option<(&'static str, String, Option<String>)> {
-    let w = words(sql);
-    let u: Vec<String> = w.iter().map(|x| x.to_ascii_uppercase()).collect();
-    if u.first().map(String::as_str) != Some("CREATE") || u.iter().any(|x| x == "TEMPORARY") {
-        return None;
-    }
-    const KINDS: [(&str, &str); 8] = [
-        ("TABLE", "table"),
-        ("VIEW", "view"),
-        ("INDEX", "index"),
-        ("PROCEDURE", "procedure"),
-        ("FUNCTION", "function"),
-        ("TRIGGER", "trigger"),
-        ("EVENT", "event"),
-        ("SEQUENCE", "sequence"),
-    ];
-    // The kind comes within the first words (after OR REPLACE, ALGORITHM=…, DEFINER=…,
-    // UNIQUE, …); DEFINER's user@host is two or three words.
-    let (at, kind) = u
-        .iter()
-        .enumerate()
-        .take(12)
-        .find_map(|(i, x)| KINDS.iter().find(|(k, _)| k == x).map(|(_, n)| (i, *n)))?;
-    let name = skip_if_not_exists(&u, at + 1);
-    let on = match kind {
-        "index" | "trigger" => u
-            .iter()
-            .position(|x| x == "ON")
-            .and_then(|i| w.get(i + 1))
-            .map(|t| t.to_string()),
-        _ => None,
-    };
-    Some((kind, w.get(name)?.to_string(), on))
 }
 
 #[cfg(test)]

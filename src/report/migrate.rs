@@ -215,3 +215,60 @@ impl fmt::Display for Resolved {
         write!(f, "Resolved {}: {}.", self.resolved, self.note)
     }
 }
+
+/// migrate:baseline: the migrations recorded applied without running.
+#[derive(Debug, Serialize)]
+pub(crate) struct BaselineOut {
+    pub(crate) dry_run: bool,
+    pub(crate) to: String,
+    pub(crate) batch: u32,
+    pub(crate) baselined: Vec<String>,
+    /// Migrations up to the version that the ledger already had as applied.
+    pub(crate) already_applied: usize,
+    /// The live schema was checked for what they create (--check).
+    pub(crate) checked: bool,
+}
+
+impl fmt::Display for BaselineOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = plural(self.baselined.len(), "migration", "migrations");
+        if self.baselined.is_empty() {
+            writeln!(
+                f,
+                "Nothing to baseline: every migration up to {} is already recorded.",
+                self.to
+            )?;
+            return Ok(());
+        }
+        let checked = if self.checked {
+            "; every object they create is in the database"
+        } else {
+            ""
+        };
+        if self.dry_run {
+            writeln!(
+                f,
+                "Dry run: would record {n} up to {} as applied without running them (batch \
+                 {}){checked}:",
+                self.to, self.batch
+            )?;
+        } else {
+            writeln!(
+                f,
+                "Baselined {n} up to {} (batch {}): recorded applied, nothing was run{checked}:",
+                self.to, self.batch
+            )?;
+        }
+        for id in &self.baselined {
+            writeln!(f, "  {id}")?;
+        }
+        if self.already_applied > 0 {
+            writeln!(
+                f,
+                "{} already recorded before.",
+                plural(self.already_applied, "migration was", "migrations were")
+            )?;
+        }
+        Ok(())
+    }
+}

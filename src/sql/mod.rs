@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod gated;
 pub mod hazard;
+pub(crate) mod objects;
 pub mod split;
 
 pub use classify::{Kind, classify};

@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)] // a test crate: nothing in it is reachable from outside
 
 mod bad_input;
+mod baseline;
 mod cli;
 mod everyday;
 mod faults;

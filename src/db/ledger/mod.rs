@@ -149,6 +149,20 @@ pub(crate) async fn forget(
     .await
 }
 
+/// migrate:baseline: records migrations applied without running them, in one transaction.
+pub(crate) async fn baseline(
+    db: &mut Db,
+    t: &Tables,
+    items: &[write::Baselined<'_>],
+    batch: u32,
+) -> Result<(), DbError> {
+    let all: Vec<String> = items
+        .iter()
+        .flat_map(|b| write::baselined(t, b, batch))
+        .collect();
+    in_transaction(db, &all).await
+}
+
 /// How migrate:resolve settles a failed row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Settle<'a> {

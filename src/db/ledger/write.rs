@@ -63,6 +63,49 @@ pub(super) const MIGRATION_COLUMNS: &str = "version, name, batch, checksum, chec
 const LOG_COLUMNS: &str =
     "at, action, version, name, seed, checksum, batch, outcome, duration_ms, actor, tool_version";
 
+/// A migration recorded as applied without running (migrate:baseline): every statement done,
+/// with the file's checksums, and its log row.
+pub(crate) fn baselined(t: &Tables, b: &Baselined<'_>, batch: u32) -> [String; 2] {
+    [
+        format!(
+            "INSERT INTO {m} ({MIGRATION_COLUMNS}) VALUES ({key}, {name}, {batch}, {ck}, {algo}, \
+             {dck}, 'applied', 'up', {total}, {total}, {p}, NULL, UTC_TIMESTAMP(6), 0, USER(), {tv})",
+            m = t.migrations,
+            key = text(b.key),
+            name = text(b.name),
+            ck = checksum(b.checksum),
+            algo = text(ALGO),
+            dck = opt_checksum(b.down_checksum),
+            total = b.total,
+            p = checksum(b.prefix),
+            tv = text(TOOL_VERSION),
+        ),
+        log(
+            t,
+            &LogEntry {
+                action: Some(Action::Baselined),
+                version: Some(b.key.to_owned()),
+                name: Some(b.name.to_owned()),
+                checksum: Some(*b.checksum),
+                batch: Some(batch),
+                outcome: Some(b.outcome.to_owned()),
+                ..LogEntry::default()
+            },
+        ),
+    ]
+}
+
+/// What migrate:baseline records of one migration.
+pub(crate) struct Baselined<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) checksum: &'a Checksum,
+    pub(crate) down_checksum: Option<&'a Checksum>,
+    pub(crate) total: u32,
+    pub(crate) prefix: &'a Checksum,
+    pub(crate) outcome: &'a str,
+}
+
 /// One `dbtool_log` row. `at`, `actor` and `tool_version` are filled in.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LogEntry {
