@@ -136,6 +136,11 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
+        Command::MigrateImport {
+            from,
+            table,
+            dry_run,
+        } => commands::import::import(ctx, *from, table.as_deref(), *dry_run),
         Command::MigrateBaseline { to, check, dry_run } => {
             commands::baseline::baseline(ctx, to, *check, *dry_run)
         }

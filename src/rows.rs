@@ -87,6 +87,8 @@ pub(crate) enum Action {
     SeedRun,
     /// Recorded applied without running (migrate:baseline).
     Baselined,
+    /// Recorded applied from another tool's ledger (migrate:import).
+    Imported,
 }
 
 impl Action {
@@ -101,6 +103,7 @@ impl Action {
             Action::Repaired => "repaired",
             Action::SeedRun => "seed_run",
             Action::Baselined => "baselined",
+            Action::Imported => "imported",
         }
     }
 }

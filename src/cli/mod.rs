@@ -228,6 +228,27 @@ pub enum Command {
         dry_run: bool,
     },
 
+    /// Record as applied the migrations another tool's ledger says it applied (its table is
+    /// only read)
+    #[command(
+        name = "migrate:import",
+        after_help = "Examples:\n  \
+                      dbtool migrate:import --from flyway --dry-run\n  \
+                      dbtool migrate:import --from knex --table knex_migrations"
+    )]
+    MigrateImport {
+        /// The tool whose ledger to read
+        #[arg(long, value_enum)]
+        from: ImportFrom,
+        /// Its ledger table, when not the tool's default (knex_migrations,
+        /// flyway_schema_history, schema_migrations, _sqlx_migrations)
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+        /// Show what would be recorded, and record nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+
     /// Check the migration and seed files for risky statements, offline; exit 1 on an error
     #[command(
         name = "lint",
@@ -389,6 +410,7 @@ impl Command {
             Command::MigrateValidate => "migrate:validate",
             Command::Lint => "lint",
             Command::MigrateBaseline { .. } => "migrate:baseline",
+            Command::MigrateImport { .. } => "migrate:import",
             Command::MigrateRepair { .. } => "migrate:repair",
             Command::MigrateResolve { .. } => "migrate:resolve",
             Command::MigrateUnlock => "migrate:unlock",
@@ -417,4 +439,15 @@ mod tests {
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
     }
+}
+
+/// The tools `migrate:import` reads the ledgers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFrom {
+    Knex,
+    Flyway,
+    #[value(name = "golang-migrate")]
+    GolangMigrate,
+    Dbmate,
+    Sqlx,
 }

@@ -12,7 +12,7 @@ use crate::db::ledger::{self, Need, write::Baselined};
 use crate::error::{BaselineError, Result};
 use crate::files::{Checksum, MigrationFile, Version, checksum};
 use crate::report::BaselineOut;
-use crate::rows::{MigrationRow, RowState};
+use crate::rows::{Action, MigrationRow, RowState};
 use crate::runner::split_file;
 use crate::sql::objects::{created, dropped, renamed};
 
@@ -39,11 +39,27 @@ pub(crate) fn baseline(ctx: &Context, to: &str, check: bool, dry_run: bool) -> R
 }
 
 /// One migration to record, read from its files.
-struct Item<'a> {
-    file: &'a MigrationFile,
+pub(super) struct Item<'a> {
+    pub(super) file: &'a MigrationFile,
     total: u32,
     prefix: Checksum,
     down: Option<Checksum>,
+}
+
+impl Item<'_> {
+    /// Its ledger record as `action` (baselined or imported).
+    pub(super) fn record(&self, action: Action, outcome: String) -> Baselined<'_> {
+        Baselined {
+            action,
+            key: self.file.version.canonical(),
+            name: &self.file.name,
+            checksum: &self.file.checksum,
+            down_checksum: self.down.as_ref(),
+            total: self.total,
+            prefix: &self.prefix,
+            outcome,
+        }
+    }
 }
 
 async fn baseline_in(
@@ -102,15 +118,7 @@ async fn baseline_in(
         let outcome = format!("recorded applied without running (migrate:baseline --to {v})");
         let items: Vec<Baselined<'_>> = todo
             .iter()
-            .map(|i| Baselined {
-                key: i.file.version.canonical(),
-                name: &i.file.name,
-                checksum: &i.file.checksum,
-                down_checksum: i.down.as_ref(),
-                total: i.total,
-                prefix: &i.prefix,
-                outcome: &outcome,
-            })
+            .map(|i| i.record(Action::Baselined, outcome.clone()))
             .collect();
         ledger::baseline(&mut s.db, &s.tables, &items, batch)
             .await
@@ -121,7 +129,7 @@ async fn baseline_in(
 }
 
 /// A migration's statement count and checksums, as an apply would record them.
-fn read(f: &MigrationFile) -> Result<Item<'_>> {
+pub(super) fn read(f: &MigrationFile) -> Result<Item<'_>> {
     let text = f.up.read()?;
     let statements = split_file(&text, &f.up.display)?;
     let prefix = crate::files::checksum::prefix_checksum(statements.iter().map(|s| s.sql()));

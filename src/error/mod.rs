@@ -84,6 +84,25 @@ pub(crate) enum BaselineError {
     Missing { to: String, missing: Vec<String> },
 }
 
+/// Why migrate:import recorded nothing.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ImportError {
+    #[error(
+        "no table {table} in this database: nothing to import from {tool} (give its ledger with \
+         --table NAME)"
+    )]
+    NoTable { tool: &'static str, table: String },
+    #[error(
+        "cannot import from {tool}: its ledger and dbtool's files disagree:{}\n  nothing was \
+         recorded, and {tool}'s table was not changed",
+        problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
+    )]
+    Disagree {
+        tool: &'static str,
+        problems: Vec<String>,
+    },
+}
+
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -155,6 +174,8 @@ pub(crate) enum Error {
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     LedgerSchema(#[from] LedgerSchemaError),
@@ -217,6 +238,8 @@ impl Error {
             Error::Plan(e) => e.exit_code(),
             Error::Baseline(BaselineError::UnknownVersion { .. }) => 2,
             Error::Baseline(_) => 3,
+            Error::Import(ImportError::NoTable { .. }) => 2,
+            Error::Import(_) => 3,
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
             Error::LedgerWrite(e) => match e.cause {
                 LedgerCause::Server(_) => 1,

@@ -18,7 +18,8 @@ use serde::Serialize;
 
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
-    BaselineOut, DoneOut, DryRun, DryStatement, DryStep, RepairItem, Repaired, Resolved, RunOut,
+    BaselineOut, DoneOut, DryRun, DryStatement, DryStep, ImportOut, ImportedOut, RepairItem,
+    Repaired, Resolved, RunOut,
 };
 pub(crate) use seed::{SeedRunLine, SeedRunOut, SeedStatusLine, SeedStatusOut};
 pub(crate) use status::{HolderOut, LockOut, MigrationsOut, StatusOut, ValidateOut};

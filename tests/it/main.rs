@@ -8,6 +8,7 @@ mod cli;
 mod everyday;
 mod faults;
 mod helpers;
+mod import;
 mod isolation;
 mod ledger;
 mod lint;

@@ -80,7 +80,7 @@ pub(crate) async fn read_seeds(db: &mut Db, t: &Tables) -> Result<Option<Vec<See
 /// A run that failed before applying anything does not use up a number.
 pub(crate) async fn last_batch(db: &mut Db, t: &Tables) -> Result<u32, DbError> {
     let sql = format!(
-        "SELECT MAX(batch) FROM {} WHERE action IN ('applied', 'rolled_back', 'baselined')",
+        "SELECT MAX(batch) FROM {} WHERE action IN ('applied', 'rolled_back', 'baselined', 'imported')",
         t.log
     );
     match db.conn.query_first::<Option<u32>, _>(sql).await {

@@ -83,7 +83,7 @@ pub(crate) fn baselined(t: &Tables, b: &Baselined<'_>, batch: u32) -> [String; 2
         log(
             t,
             &LogEntry {
-                action: Some(Action::Baselined),
+                action: Some(b.action),
                 version: Some(b.key.to_owned()),
                 name: Some(b.name.to_owned()),
                 checksum: Some(*b.checksum),
@@ -95,15 +95,17 @@ pub(crate) fn baselined(t: &Tables, b: &Baselined<'_>, batch: u32) -> [String; 2
     ]
 }
 
-/// What migrate:baseline records of one migration.
+/// What migrate:baseline (or migrate:import) records of one migration.
 pub(crate) struct Baselined<'a> {
+    /// `Baselined` or `Imported`.
+    pub(crate) action: Action,
     pub(crate) key: &'a str,
     pub(crate) name: &'a str,
     pub(crate) checksum: &'a Checksum,
     pub(crate) down_checksum: Option<&'a Checksum>,
     pub(crate) total: u32,
     pub(crate) prefix: &'a Checksum,
-    pub(crate) outcome: &'a str,
+    pub(crate) outcome: String,
 }
 
 /// One `dbtool_log` row. `at`, `actor` and `tool_version` are filled in.

@@ -1,0 +1,184 @@
+//! migrate:import: moving to dbtool from another tool. Its ledger table (read only, never
+//! changed) says which migrations it applied; each is matched to dbtool's file of the same
+//! version and recorded applied without running, logged as `imported` with the tool's name for
+//! it. Every disagreement (an entry with no file, a failed or dirty entry, a version dbtool
+//! cannot read, a migration dbtool's ledger has as failed) is listed, and then nothing is
+//! recorded.
+
+use crate::cli::ImportFrom;
+use crate::commands::Context;
+use crate::commands::baseline::{Item, read};
+use crate::commands::migrate::discover;
+use crate::commands::session::{Session, block_on, guard};
+use crate::config::Ident;
+use crate::db::foreign::{self, Entry, Tool};
+use crate::db::ledger::{self, Need, write::Baselined};
+use crate::error::{Error, ImportError, Result};
+use crate::files::{MigrationFile, Version};
+use crate::report::{ImportOut, ImportedOut};
+use crate::rows::{Action, RowState};
+
+pub(crate) fn import(
+    ctx: &Context,
+    from: ImportFrom,
+    table: Option<&str>,
+    dry_run: bool,
+) -> Result<u8> {
+    if !dry_run {
+        guard(ctx, "migrate:import")?;
+    }
+    let tool = match from {
+        ImportFrom::Knex => Tool::Knex,
+        ImportFrom::Flyway => Tool::Flyway,
+        ImportFrom::GolangMigrate => Tool::GolangMigrate,
+        ImportFrom::Dbmate => Tool::Dbmate,
+        ImportFrom::Sqlx => Tool::Sqlx,
+    };
+    let table = Ident::table(table.unwrap_or(tool.default_table())).map_err(|e| {
+        Error::Config(crate::config::ConfigError::Invalid {
+            at: "--table".into(),
+            problem: e.to_string(),
+        })
+    })?;
+    let files = discover(ctx)?;
+    block_on(async {
+        let mut s = Session::open(ctx).await?;
+        let result = import_in(ctx, &mut s, &files, (tool, &table), dry_run).await;
+        s.close().await;
+        result
+    })
+}
+
+async fn import_in(
+    ctx: &Context,
+    s: &mut Session,
+    files: &[MigrationFile],
+    (tool, table): (Tool, &Ident),
+    dry_run: bool,
+) -> Result<u8> {
+    if !dry_run {
+        s.lock(ctx, "migrate:import").await?;
+        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
+    }
+    let entries = foreign::entries(&mut s.db, tool, table)
+        .await
+        .map_err(|e| Error::db("reading the other tool's ledger", e))?
+        .ok_or_else(|| ImportError::NoTable {
+            tool: tool.name(),
+            table: table.to_string(),
+        })?;
+    let rows = ledger::read_migrations(&mut s.db, &s.tables)
+        .await?
+        .unwrap_or_default();
+    let (wanted, mut problems) = matched(tool, &entries, files);
+    let mut todo = Vec::new();
+    let mut already = 0;
+    for (f, label) in wanted {
+        match rows.iter().find(|r| r.version == f.version) {
+            Some(r) if r.state == RowState::Applied => already += 1,
+            Some(_) => problems.push(format!(
+                "{}: dbtool's ledger has it stopped part-way; settle it with `dbtool \
+                 migrate:resolve {}` first",
+                f.id(),
+                f.version
+            )),
+            None => todo.push((read(f)?, label)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ImportError::Disagree {
+            tool: tool.name(),
+            problems,
+        }
+        .into());
+    }
+    let batch = ledger::last_batch(&mut s.db, &s.tables)
+        .await
+        .map_err(|e| Error::db("reading the ledger", e))?
+        + 1;
+    if !dry_run && !todo.is_empty() {
+        let items: Vec<Baselined<'_>> = todo
+            .iter()
+            .map(|(i, label): &(Item<'_>, String)| {
+                let outcome = format!("imported from {} ({label})", tool.name());
+                i.record(Action::Imported, outcome)
+            })
+            .collect();
+        ledger::baseline(&mut s.db, &s.tables, &items, batch)
+            .await
+            .map_err(|e| Error::db("writing the ledger", e))?;
+    }
+    ctx.report.print(&ImportOut {
+        dry_run,
+        from: tool.name(),
+        table: table.to_string(),
+        batch,
+        imported: todo
+            .iter()
+            .map(|(i, label)| ImportedOut {
+                migration: i.file.id(),
+                entry: label.clone(),
+            })
+            .collect(),
+        already_applied: already,
+    });
+    Ok(0)
+}
+
+/// The files the entries stand for (each with the tool's name for it), and the problems.
+fn matched<'f>(
+    tool: Tool,
+    entries: &[Entry],
+    files: &'f [MigrationFile],
+) -> (Vec<(&'f MigrationFile, String)>, Vec<String>) {
+    let mut wanted: Vec<(&MigrationFile, String)> = Vec::new();
+    let mut problems = Vec::new();
+    for e in entries {
+        let label = if e.label.is_empty() {
+            &e.version
+        } else {
+            &e.label
+        };
+        if !e.succeeded {
+            problems.push(format!(
+                "{label}: {} records it as failed (or dirty); settle it there or by hand first",
+                tool.name()
+            ));
+            continue;
+        }
+        // Knex names its entries by file name: the version is the name's leading digits.
+        let text = match tool {
+            Tool::Knex => e
+                .label
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap_or(""),
+            _ => e.version.as_str(),
+        };
+        let Ok(v) = text.parse::<Version>() else {
+            problems.push(format!(
+                "{label}: `{}` is not a version dbtool can match (digits only)",
+                e.version
+            ));
+            continue;
+        };
+        if !files.iter().any(|f| f.version == v) {
+            problems.push(format!("{label}: no migration file has version {v}"));
+            continue;
+        }
+        let covered = files.iter().filter(|f| {
+            if e.up_to {
+                f.version <= v
+            } else {
+                f.version == v
+            }
+        });
+        for f in covered {
+            if !wanted.iter().any(|(w, _)| w.version == f.version) {
+                wanted.push((f, label.to_owned()));
+            }
+        }
+    }
+    wanted.sort_by(|a, b| a.0.version.cmp(&b.0.version));
+    (wanted, problems)
+}

@@ -1,0 +1,104 @@
+//! Reading the ledger tables of the tools teams come from (migrate:import), by their documented
+//! layouts. dbtool only reads them; it never writes or drops them.
+
+use mysql_async::prelude::Queryable;
+
+use super::{Db, DbError, codes};
+use crate::config::Ident;
+
+/// A tool whose ledger dbtool can import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tool {
+    Knex,
+    Flyway,
+    GolangMigrate,
+    Dbmate,
+    Sqlx,
+}
+
+impl Tool {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Tool::Knex => "knex",
+            Tool::Flyway => "flyway",
+            Tool::GolangMigrate => "golang-migrate",
+            Tool::Dbmate => "dbmate",
+            Tool::Sqlx => "sqlx",
+        }
+    }
+
+    /// The ledger table the tool creates by default.
+    pub(crate) fn default_table(self) -> &'static str {
+        match self {
+            Tool::Knex => "knex_migrations",
+            Tool::Flyway => "flyway_schema_history",
+            Tool::GolangMigrate | Tool::Dbmate => "schema_migrations",
+            Tool::Sqlx => "_sqlx_migrations",
+        }
+    }
+
+    /// One row per entry: (version, what the tool calls it, 1 if it succeeded, 1 if it stands
+    /// for every version up to it).
+    fn query(self, t: &str) -> String {
+        match self {
+            Tool::Knex => format!("SELECT name, name, 1, 0 FROM {t} ORDER BY id"),
+            // BASELINE rows stand for every version up to theirs; SCHEMA rows only mark that
+            // Flyway created the schema; repeatable migrations (no version) are not versions.
+            Tool::Flyway => format!(
+                "SELECT CAST(version AS CHAR), script, CAST(success AS SIGNED), \
+                 IF(type = 'BASELINE', 1, 0) FROM {t} \
+                 WHERE type <> 'SCHEMA' AND version IS NOT NULL ORDER BY installed_rank"
+            ),
+            // One row: the current version; every migration up to it is applied. `dirty`: the
+            // last one failed part-way.
+            Tool::GolangMigrate => format!(
+                "SELECT CAST(version AS CHAR), CONCAT('version ', version), IF(dirty, 0, 1), 1 \
+                 FROM {t}"
+            ),
+            Tool::Dbmate => {
+                format!("SELECT CAST(version AS CHAR), CAST(version AS CHAR), 1, 0 FROM {t}")
+            }
+            Tool::Sqlx => format!(
+                "SELECT CAST(version AS CHAR), description, CAST(success AS SIGNED), 0 FROM {t} \
+                 ORDER BY version"
+            ),
+        }
+    }
+}
+
+/// One entry of another tool's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) version: String,
+    pub(crate) label: String,
+    pub(crate) succeeded: bool,
+    /// It stands for every version up to its own (golang-migrate, a Flyway baseline).
+    pub(crate) up_to: bool,
+}
+
+/// The entries of `tool`'s ledger table `table` in the current database; None if the table
+/// does not exist.
+pub(crate) async fn entries(
+    db: &mut Db,
+    tool: Tool,
+    table: &Ident,
+) -> Result<Option<Vec<Entry>>, DbError> {
+    let rows = db
+        .conn
+        .query::<(Option<String>, Option<String>, i64, i64), _>(tool.query(&table.to_string()))
+        .await;
+    match rows {
+        Ok(rows) => Ok(Some(
+            rows.into_iter()
+                .map(|(v, label, ok, up_to)| Entry {
+                    version: v.unwrap_or_default(),
+                    label: label.unwrap_or_default(),
+                    succeeded: ok != 0,
+                    up_to: up_to != 0,
+                })
+                .collect(),
+        )),
+        Err(mysql_async::Error::Server(e)) if e.code == codes::NO_SUCH_TABLE => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
