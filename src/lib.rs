@@ -13,8 +13,10 @@ pub mod cli;
 pub(crate) mod commands;
 pub mod config;
 pub(crate) mod db;
+pub mod embed;
 pub(crate) mod error;
 pub mod files;
+mod library;
 pub(crate) mod lint;
 pub(crate) mod output;
 pub(crate) mod plan;
@@ -22,6 +24,8 @@ pub(crate) mod report;
 pub(crate) mod rows;
 pub(crate) mod runner;
 pub mod sql;
+
+pub use library::{Migrator, MigratorError};
 
 use cli::{Cli, Command};
 use commands::Context;

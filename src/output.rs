@@ -29,6 +29,17 @@ pub(crate) struct Terminal {
 }
 
 impl Terminal {
+    /// No terminal: no colour, no progress, nothing but warnings (the library's).
+    pub(crate) fn none() -> Terminal {
+        Terminal {
+            stdout_color: false,
+            stderr_color: false,
+            progress: false,
+            quiet: true,
+            verbose: 0,
+        }
+    }
+
     /// Decides from the streams, the flags and the environment (`NO_COLOR`, `CI`).
     pub(crate) fn detect(no_color_flag: bool, quiet: bool, verbose: u8) -> Terminal {
         let no_color = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());

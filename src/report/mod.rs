@@ -34,7 +34,13 @@ pub(crate) struct Report {
     /// With `--json`, what a command did before it failed: it goes into the error's document,
     /// so stdout always holds exactly one.
     partial: std::rc::Rc<std::cell::RefCell<Option<serde_json::Value>>>,
+    /// The library's mode ([`crate::Migrator`]): results are kept as their JSON documents
+    /// instead of printed.
+    capture: Option<Captured>,
 }
+
+/// Where a captured result goes.
+pub(crate) type Captured = std::rc::Rc<std::cell::RefCell<Option<serde_json::Value>>>;
 
 impl Report {
     pub(crate) fn new(term: Terminal, json: bool) -> Self {
@@ -42,7 +48,25 @@ impl Report {
             term,
             json,
             partial: Default::default(),
+            capture: None,
         }
+    }
+
+    /// A report that prints nothing and keeps each result's JSON document (for the library).
+    pub(crate) fn captured(term: Terminal) -> (Self, Captured) {
+        let slot = Captured::default();
+        let report = Report {
+            term,
+            json: true,
+            partial: Default::default(),
+            capture: Some(slot.clone()),
+        };
+        (report, slot)
+    }
+
+    /// What a command did before it failed (the library's mode keeps it with the error).
+    pub(crate) fn take_partial(&self) -> Option<serde_json::Value> {
+        self.partial.borrow_mut().take()
     }
 
     /// Reports what a command did before it failed: as text now, or (with `--json`) inside
@@ -65,6 +89,10 @@ impl Report {
 
     /// Prints a result: its JSON document with `--json`, else its text.
     pub(crate) fn print<T: Serialize + fmt::Display>(&self, result: &T) {
+        if let Some(slot) = &self.capture {
+            *slot.borrow_mut() = serde_json::to_value(result).ok();
+            return;
+        }
         if self.json {
             self.json(result);
         } else {

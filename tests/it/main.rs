@@ -11,6 +11,7 @@ mod helpers;
 mod import;
 mod isolation;
 mod ledger;
+mod library;
 mod lint;
 mod migrate;
 mod security;
