@@ -71,7 +71,6 @@ async fn baseline_in(
 ) -> Result<u8> {
     if !dry_run {
         s.lock(ctx, "migrate:baseline").await?;
-        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
     }
     let rows = ledger::read_migrations(&mut s.db, &s.tables)
         .await?
@@ -102,6 +101,10 @@ async fn baseline_in(
         .filter(|f| row(f).is_none())
         .map(|f| read(f))
         .collect::<Result<_>>()?;
+    // Only now that nothing stands in the way: a refused baseline leaves no table behind.
+    if !dry_run {
+        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
+    }
     let batch = ledger::last_batch(&mut s.db, &s.tables)
         .await
         .map_err(|e| crate::error::Error::db("reading the ledger", e))?

@@ -58,8 +58,8 @@ async fn import_in(
 ) -> Result<u8> {
     if !dry_run {
         s.lock(ctx, "migrate:import").await?;
-        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
     }
+    check_layout(s, tool, table).await?;
     let entries = foreign::entries(&mut s.db, tool, table)
         .await
         .map_err(|e| Error::db("reading the other tool's ledger", e))?
@@ -92,6 +92,10 @@ async fn import_in(
         }
         .into());
     }
+    // Only now that nothing stands in the way: a refused import leaves no table behind.
+    if !dry_run {
+        ledger::ensure(&mut s.db, &s.tables, Need::Migrations).await?;
+    }
     let batch = ledger::last_batch(&mut s.db, &s.tables)
         .await
         .map_err(|e| Error::db("reading the ledger", e))?
@@ -123,6 +127,51 @@ async fn import_in(
         already_applied: already,
     });
     Ok(0)
+}
+
+/// Refuses a table that is not laid out as the tool's (golang-migrate and dbmate share the name
+/// `schema_migrations`: reading one as the other would import the wrong migrations).
+async fn check_layout(s: &mut Session, tool: Tool, table: &Ident) -> Result<()> {
+    let have = foreign::columns_of(&mut s.db, table.as_str())
+        .await
+        .map_err(|e| Error::db("reading the other tool's ledger", e))?;
+    if have.is_empty() {
+        return Err(ImportError::NoTable {
+            tool: tool.name(),
+            table: table.to_string(),
+        }
+        .into());
+    }
+    let (needed, tell) = tool.columns();
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|c| !have.iter().any(|h| h == c))
+        .collect();
+    let shared = |other: &str| Some(format!("it looks like {other}'s: use --from {other}"));
+    let not_its = |problem: String, hint: Option<String>| ImportError::NotItsTable {
+        tool: tool.name(),
+        table: table.to_string(),
+        problem,
+        hint,
+    };
+    if !missing.is_empty() {
+        let hint = (tool == Tool::GolangMigrate && have.iter().any(|h| h == "version"))
+            .then(|| shared("dbmate"))
+            .flatten()
+            .or_else(|| Some("give its ledger with --table NAME".to_owned()));
+        return Err(not_its(format!("it has no column {}", missing.join(", ")), hint).into());
+    }
+    if let Some((column, false)) = tell
+        && have.iter().any(|h| h == column)
+    {
+        return Err(not_its(
+            format!("it has a `{column}` column"),
+            shared("golang-migrate"),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The files the entries stand for (each with the tool's name for it), and the problems.

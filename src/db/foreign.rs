@@ -37,6 +37,21 @@ impl Tool {
         }
     }
 
+    /// The columns its table must have, and a column that tells it from the tool sharing its
+    /// table name (golang-migrate's `dirty`), with whether it must be there or must not.
+    pub(crate) fn columns(self) -> (&'static [&'static str], Option<(&'static str, bool)>) {
+        match self {
+            Tool::Knex => (&["id", "name"], None),
+            Tool::Flyway => (
+                &["installed_rank", "version", "script", "type", "success"],
+                None,
+            ),
+            Tool::GolangMigrate => (&["version", "dirty"], None),
+            Tool::Dbmate => (&["version"], Some(("dirty", false))),
+            Tool::Sqlx => (&["version", "description", "success"], None),
+        }
+    }
+
     /// One row per entry: (version, what the tool calls it, 1 if it succeeded, 1 if it stands
     /// for every version up to it).
     fn query(self, t: &str) -> String {
@@ -74,6 +89,18 @@ pub(crate) struct Entry {
     pub(crate) succeeded: bool,
     /// It stands for every version up to its own (golang-migrate, a Flyway baseline).
     pub(crate) up_to: bool,
+}
+
+/// The columns of table `name` in the current database (empty if there is no such table).
+pub(crate) async fn columns_of(db: &mut Db, name: &str) -> Result<Vec<String>, DbError> {
+    Ok(db
+        .conn
+        .exec::<String, _, _>(
+            "SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (name,),
+        )
+        .await?)
 }
 
 /// The entries of `tool`'s ledger table `table` in the current database; None if the table

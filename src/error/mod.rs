@@ -93,6 +93,16 @@ pub(crate) enum ImportError {
     )]
     NoTable { tool: &'static str, table: String },
     #[error(
+        "{table} is not {tool}'s ledger: {problem}\n  nothing was recorded{}",
+        hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+    )]
+    NotItsTable {
+        tool: &'static str,
+        table: String,
+        problem: String,
+        hint: Option<String>,
+    },
+    #[error(
         "cannot import from {tool}: its ledger and dbtool's files disagree:{}\n  nothing was \
          recorded, and {tool}'s table was not changed",
         problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
@@ -238,7 +248,7 @@ impl Error {
             Error::Plan(e) => e.exit_code(),
             Error::Baseline(BaselineError::UnknownVersion { .. }) => 2,
             Error::Baseline(_) => 3,
-            Error::Import(ImportError::NoTable { .. }) => 2,
+            Error::Import(ImportError::NoTable { .. } | ImportError::NotItsTable { .. }) => 2,
             Error::Import(_) => 3,
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
             Error::LedgerWrite(e) => match e.cause {

@@ -147,8 +147,30 @@ fn a_ledger_that_disagrees_is_refused_with_every_problem_and_nothing_written() {
     ] {
         assert!(r.stderr.contains(expected), "{expected:?}:\n{r}");
     }
-    assert!(db.ledger().is_empty());
+    // A refused import leaves nothing behind, not even dbtool's own empty tables.
+    assert!(!db.has_table("dbtool_migrations"));
     p.run(&["migrate:import", "--from", "sqlx"])
         .code(2)
         .stderr_has("no table `_sqlx_migrations` in this database");
+}
+
+#[test]
+fn golang_migrate_and_dbmate_tables_are_told_apart() {
+    // Both tools name their table schema_migrations; reading one as the other would import the
+    // wrong migrations (golang-migrate's one row stands for every version up to it).
+    let mut db = TestDb::new();
+    let p = project(&mut db);
+    other_ledger(&mut db, "golang-migrate");
+    p.run(&["migrate:import", "--from", "dbmate", "--dry-run"])
+        .code(2)
+        .stderr_has("it has a `dirty` column")
+        .stderr_has("use --from golang-migrate");
+    let mut db2 = TestDb::new();
+    let p2 = project(&mut db2);
+    other_ledger(&mut db2, "dbmate");
+    p2.run(&["migrate:import", "--from", "golang-migrate"])
+        .code(2)
+        .stderr_has("it has no column dirty")
+        .stderr_has("use --from dbmate");
+    assert!(!db2.has_table("dbtool_migrations"));
 }
