@@ -9,6 +9,7 @@ pub(crate) mod lint;
 pub(crate) mod migrate;
 pub(crate) mod repair;
 pub(crate) mod scaffold;
+pub(crate) mod schema;
 pub(crate) mod seed;
 pub(crate) mod session;
 

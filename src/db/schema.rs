@@ -19,3 +19,78 @@ pub(crate) async fn objects(db: &mut Db) -> Result<Vec<(String, String)>, DbErro
                WHERE EVENT_SCHEMA = DATABASE()";
     Ok(db.conn.query::<(String, String), _>(sql).await?)
 }
+
+/// One object of the schema as its `SHOW CREATE` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Created {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) sql: String,
+}
+
+/// The `SHOW CREATE` text of every table, view, sequence, routine, trigger and event of the
+/// current database: tables and sequences first, then views, routines, triggers, events, each
+/// in byte order of name.
+pub(crate) async fn show_create_all(db: &mut Db) -> Result<Vec<Created>, DbError> {
+    let mut names: Vec<(String, String)> = db
+        .conn
+        .query(
+            "SELECT TABLE_TYPE, TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE()",
+        )
+        .await?;
+    let routines: Vec<(String, String)> = db
+        .conn
+        .query(
+            "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES \
+             WHERE ROUTINE_SCHEMA = DATABASE()",
+        )
+        .await?;
+    let triggers: Vec<String> = db
+        .conn
+        .query("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")
+        .await?;
+    let events: Vec<String> = db
+        .conn
+        .query("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()")
+        .await?;
+    names.extend(routines);
+    names.extend(triggers.into_iter().map(|n| ("TRIGGER".to_owned(), n)));
+    names.extend(events.into_iter().map(|n| ("EVENT".to_owned(), n)));
+    let order = |t: &str| match t {
+        "BASE TABLE" | "SYSTEM VERSIONED" => (0, "table"),
+        "SEQUENCE" => (1, "sequence"),
+        "VIEW" => (2, "view"),
+        "FUNCTION" => (3, "function"),
+        "PROCEDURE" => (4, "procedure"),
+        "TRIGGER" => (5, "trigger"),
+        _ => (6, "event"),
+    };
+    names.sort_by(|a, b| (order(&a.0).0, a.1.as_bytes()).cmp(&(order(&b.0).0, b.1.as_bytes())));
+    let mut out = Vec::new();
+    for (t, name) in names {
+        let kind = order(&t).1;
+        let quoted = format!("`{}`", name.replace('`', "``"));
+        // The statement is the second column of SHOW CREATE TABLE / VIEW / SEQUENCE, the third
+        // of SHOW CREATE PROCEDURE / FUNCTION / TRIGGER, the fourth of SHOW CREATE EVENT.
+        let (show, column) = match kind {
+            "table" => (format!("SHOW CREATE TABLE {quoted}"), 1),
+            "sequence" => (format!("SHOW CREATE SEQUENCE {quoted}"), 1),
+            "view" => (format!("SHOW CREATE VIEW {quoted}"), 1),
+            "function" => (format!("SHOW CREATE FUNCTION {quoted}"), 2),
+            "procedure" => (format!("SHOW CREATE PROCEDURE {quoted}"), 2),
+            "trigger" => (format!("SHOW CREATE TRIGGER {quoted}"), 2),
+            _ => (format!("SHOW CREATE EVENT {quoted}"), 3),
+        };
+        let row: Option<mysql_async::Row> = db.conn.query_first(show).await?;
+        let sql = row
+            .and_then(|r| {
+                r.get_opt::<Option<String>, _>(column)
+                    .and_then(Result::ok)
+                    .flatten()
+            })
+            .unwrap_or_default();
+        out.push(Created { kind, name, sql });
+    }
+    Ok(out)
+}

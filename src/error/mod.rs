@@ -84,6 +84,30 @@ pub(crate) enum BaselineError {
     Missing { to: String, missing: Vec<String> },
 }
 
+/// Why schema:load did not load.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SchemaError {
+    #[error(
+        "database {database} is not empty ({count} objects: {some}): schema:load creates a \
+         schema only in an empty database; nothing was loaded"
+    )]
+    NotEmpty {
+        database: String,
+        count: usize,
+        some: String,
+    },
+    #[error(
+        "{path}:{line}: statement {number} failed\n  {error}\n  the statements before it were \
+         loaded; drop the database's objects (or recreate it) before loading again"
+    )]
+    LoadFailed {
+        path: String,
+        line: u64,
+        number: u32,
+        error: crate::db::DbError,
+    },
+}
+
 /// Why migrate:import recorded nothing.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ImportError {
@@ -186,6 +210,8 @@ pub(crate) enum Error {
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     LedgerSchema(#[from] LedgerSchemaError),
@@ -250,6 +276,8 @@ impl Error {
             Error::Baseline(_) => 3,
             Error::Import(ImportError::NoTable { .. } | ImportError::NotItsTable { .. }) => 2,
             Error::Import(_) => 3,
+            Error::Schema(SchemaError::NotEmpty { .. }) => 3,
+            Error::Schema(SchemaError::LoadFailed { .. }) => 1,
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
             Error::LedgerWrite(e) => match e.cause {
                 LedgerCause::Server(_) => 1,

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
     BaselineOut, DoneOut, DryRun, DryStatement, DryStep, ImportOut, ImportedOut, RepairItem,
-    Repaired, Resolved, RunOut,
+    Repaired, Resolved, RunOut, SchemaOut,
 };
 pub(crate) use seed::{SeedRunLine, SeedRunOut, SeedStatusLine, SeedStatusOut};
 pub(crate) use status::{HolderOut, LockOut, MigrationsOut, StatusOut, ValidateOut};

@@ -14,6 +14,7 @@ mod ledger;
 mod library;
 mod lint;
 mod migrate;
+mod schema;
 mod security;
 mod seeds;
 mod snapshots;

@@ -24,7 +24,8 @@ pub(crate) mod write;
 use mysql_async::prelude::Queryable;
 
 pub(crate) use read::{
-    ReadError, describe_row, describe_seeds, last_batch, read_migrations, read_seeds, running_for,
+    ReadError, describe_row, describe_seeds, dump_rows, last_batch, read_migrations, read_seeds,
+    running_for,
 };
 pub(crate) use schema::{EnsureError, LedgerSchemaError, Need, ensure};
 

@@ -90,6 +90,41 @@ pub(crate) async fn last_batch(db: &mut Db, t: &Tables) -> Result<u32, DbError> 
     }
 }
 
+/// The migrations ledger's rows as `INSERT` statements, in version order (schema:dump), values
+/// quoted by the server (`QUOTE`).
+pub(crate) async fn dump_rows(db: &mut Db, t: &Tables) -> Result<Vec<String>, DbError> {
+    // Every column, in the table's order (the ledger may have more than dbtool reads).
+    let columns: Vec<String> = db
+        .conn
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (t.migrations_name.as_str(),),
+        )
+        .await?;
+    let quoted: Vec<String> = columns.iter().map(|c| format!("QUOTE(`{c}`)")).collect();
+    let sql = format!(
+        "SELECT CONCAT_WS(', ', {}) FROM {} ORDER BY version",
+        quoted.join(", "),
+        t.migrations
+    );
+    let rows: Vec<String> = db.conn.query(sql).await?;
+    Ok(rows
+        .into_iter()
+        .map(|values| {
+            format!(
+                "INSERT INTO {} ({}) VALUES ({values});",
+                t.migrations_name,
+                columns
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect())
+}
+
 /// How long each row in flight (`failed`) has been running, in seconds by the server's clock:
 /// its `applied_at` is when its attempt started.
 pub(crate) async fn running_for(db: &mut Db, t: &Tables) -> Result<Vec<(String, u64)>, DbError> {

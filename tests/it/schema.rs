@@ -1,0 +1,76 @@
+//! schema:dump and schema:load on the real server.
+
+use crate::helpers::*;
+
+fn project(db: &TestDb) -> Project {
+    let p = Project::new(db);
+    p.migration(
+        "1_init",
+        "CREATE TABLE accounts (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL DEFAULT 'x', j JSON);\n\
+         INSERT INTO accounts (name) VALUES ('a');\n\
+         CREATE TABLE orders (id INT PRIMARY KEY, account INT, FOREIGN KEY (account) REFERENCES accounts (id));\n\
+         CREATE VIEW big AS SELECT id FROM orders WHERE id > 100;\n\
+         DELIMITER $$\n\
+         CREATE TRIGGER tr BEFORE INSERT ON orders FOR EACH ROW BEGIN SET NEW.id = NEW.id + 0; END$$\n\
+         CREATE PROCEDURE p() BEGIN SELECT 1; END$$\n\
+         DELIMITER ;\n",
+        Some("DROP PROCEDURE p;\nDROP TRIGGER tr;\nDROP VIEW big;\nDROP TABLE orders;\nDROP TABLE accounts;\n"),
+    );
+    p
+}
+
+#[test]
+fn a_dump_is_the_same_every_run_and_loads_into_an_empty_database_that_dumps_the_same() {
+    let mut db = TestDb::new();
+    let p = project(&db);
+    p.run(&["migrate:latest"]).ok();
+    let r = p.run(&["schema:dump"]).ok();
+    assert!(
+        r.stdout.contains(
+            "Wrote db/schema.sql: 1 procedure, 4 tables, 1 trigger, 1 view, 1 ledger row."
+        ),
+        "{r}"
+    );
+    let first = std::fs::read(p.path().join("db/schema.sql")).unwrap();
+    // Rows inserted since (the AUTO_INCREMENT counter moved) change nothing.
+    db.server.exec("INSERT INTO accounts (name) VALUES ('b')");
+    p.run(&["schema:dump"]).ok();
+    assert_eq!(
+        first,
+        std::fs::read(p.path().join("db/schema.sql")).unwrap()
+    );
+    let text = String::from_utf8(first.clone()).unwrap();
+    let sql: String = text
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!sql.contains("DEFINER"), "{text}");
+    assert!(!sql.contains("AUTO_INCREMENT="), "{text}");
+    assert!(!sql.contains(&format!("`{}`.", db.name)), "{text}");
+
+    // Into a fresh database: status shows everything applied, and its dump is the same bytes.
+    let copy = TestDb::new();
+    let q = Project::new(&copy);
+    std::fs::create_dir_all(q.path().join("db")).unwrap();
+    std::fs::write(q.path().join("db/schema.sql"), &first).unwrap();
+    q.run(&["schema:load"]).ok().stdout_has(
+        "Loaded db/schema.sql: 1 procedure, 4 tables, 1 trigger, 1 view, 1 ledger row.",
+    );
+    for f in ["1_init.up.sql", "1_init.down.sql"] {
+        std::fs::copy(
+            p.path().join("db/migrations").join(f),
+            q.path().join("db/migrations").join(f),
+        )
+        .unwrap();
+    }
+    q.run(&["migrate:status"]).ok().stdout_has("1 applied");
+    q.run(&["migrate:validate"]).ok();
+    q.run(&["schema:dump", "--output", "again.sql"]).ok();
+    assert_eq!(
+        String::from_utf8(std::fs::read(q.path().join("again.sql")).unwrap()).unwrap(),
+        text
+    );
+    // Loading twice is refused: the database is no longer empty.
+    q.run(&["schema:load"]).code(3).stderr_has("is not empty");
+}
