@@ -140,6 +140,7 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
+        Command::MigrateDrift => commands::schema::drift(ctx),
         Command::SchemaDump { output } => commands::schema::dump(ctx, output.as_deref()),
         Command::SchemaLoad { input } => commands::schema::load(ctx, input.as_deref()),
         Command::MigrateImport {

@@ -160,6 +160,14 @@ pub enum Command {
         dry_run: bool,
     },
 
+    /// Compare the live schema with the snapshot of the last run that changed it; exit 3 on
+    /// drift (an index dropped, a column altered by hand)
+    #[command(
+        name = "migrate:drift",
+        after_help = "Examples:\n  dbtool migrate:drift\n  dbtool migrate:drift --json"
+    )]
+    MigrateDrift,
+
     /// Write the database's schema (and dbtool's migrations ledger rows) to a deterministic SQL
     /// file, read from the server (no mysqldump needed)
     #[command(
@@ -347,6 +355,7 @@ impl Command {
             Command::MigrateBaseline { .. } => "migrate:baseline",
             Command::MigrateImport { .. } => "migrate:import",
             Command::SchemaDump { .. } => "schema:dump",
+            Command::MigrateDrift => "migrate:drift",
             Command::SchemaLoad { .. } => "schema:load",
             Command::MigrateRepair { .. } => "migrate:repair",
             Command::MigrateResolve { .. } => "migrate:resolve",

@@ -217,6 +217,9 @@ async fn migrate_in(
     bar.finish_and_clear();
     match result {
         Ok(done) => {
+            if !done.is_empty() {
+                crate::commands::schema::take_snapshot(s).await;
+            }
             ctx.report.print(&run_out(&plan, &done));
             Ok(0)
         }

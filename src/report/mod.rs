@@ -7,6 +7,7 @@
 
 mod lint;
 mod migrate;
+mod schema;
 mod seed;
 mod status;
 
@@ -19,8 +20,9 @@ use serde::Serialize;
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
     BaselineOut, DoneOut, DryRun, DryStatement, DryStep, ImportOut, ImportedOut, RepairItem,
-    Repaired, Resolved, RunOut, SchemaOut,
+    Repaired, Resolved, RunOut,
 };
+pub(crate) use schema::{DriftOut, SchemaOut};
 pub(crate) use seed::{SeedRunLine, SeedRunOut, SeedStatusLine, SeedStatusOut};
 pub(crate) use status::{HolderOut, LockOut, MigrationsOut, StatusOut, ValidateOut};
 

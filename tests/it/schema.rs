@@ -74,3 +74,35 @@ fn a_dump_is_the_same_every_run_and_loads_into_an_empty_database_that_dumps_the_
     // Loading twice is refused: the database is no longer empty.
     q.run(&["schema:load"]).code(3).stderr_has("is not empty");
 }
+
+#[test]
+fn drift_names_what_was_changed_by_hand_and_a_migration_is_not_drift() {
+    let mut db = TestDb::new();
+    let p = project(&db);
+    p.run(&["migrate:drift"]).ok().stdout_has("No snapshot yet");
+    p.run(&["migrate:latest"]).ok();
+    p.run(&["migrate:drift"]).ok().stdout_has("No drift");
+    db.server.exec("ALTER TABLE orders ADD COLUMN note TEXT");
+    db.server
+        .exec("ALTER TABLE orders DROP FOREIGN KEY orders_ibfk_1");
+    db.server.exec("DROP INDEX account ON orders");
+    let r = p.run(&["migrate:drift"]).code(3);
+    for expected in [
+        "table `orders`: column `note` added by hand",
+        "table `orders`: index `account` dropped by hand",
+        "table `orders`: constraint `orders_ibfk_1` dropped by hand",
+    ] {
+        assert!(r.stdout.contains(expected), "{expected:?}:\n{r}");
+    }
+    let j = p.run(&["--json", "migrate:drift"]).code(3).json();
+    assert_eq!(j["changes"].as_array().map(Vec::len), Some(3), "{j}");
+    // Changes made by a migration are not drift: its run stores a new snapshot.
+    db.server.exec("ALTER TABLE orders DROP COLUMN note");
+    p.migration(
+        "2_widen",
+        "ALTER TABLE accounts MODIFY name VARCHAR(80) NOT NULL DEFAULT 'x';\n",
+        Some("ALTER TABLE accounts MODIFY name VARCHAR(50) NOT NULL DEFAULT 'x';\n"),
+    );
+    p.run(&["migrate:latest"]).ok();
+    p.run(&["migrate:drift"]).ok().stdout_has("No drift");
+}

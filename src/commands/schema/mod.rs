@@ -2,6 +2,8 @@
 //! server (no mysqldump), with dbtool's migrations ledger rows so that a database loaded from
 //! it knows its state; and loading such a file into an empty database (fast test databases).
 
+mod snapshot;
+pub(crate) use snapshot::Change;
 mod text;
 
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use crate::commands::Context;
 use crate::commands::session::{Session, block_on, guard};
 use crate::db::ledger;
 use crate::error::{Error, Result, SchemaError};
-use crate::report::SchemaOut;
+use crate::report::{DriftOut, SchemaOut};
 use crate::runner::split_file;
 
 /// Where the schema file is: the option's path, else `db/schema.sql` beside the migrations.
@@ -42,9 +44,14 @@ pub(crate) fn dump(ctx: &Context, output: Option<&std::path::Path>) -> Result<u8
 }
 
 async fn dump_in(s: &mut Session, shown: &str) -> Result<(String, SchemaOut)> {
-    let objects = crate::db::schema::show_create_all(&mut s.db)
+    // The snapshots of migrate:drift belong to this database's history, not to its schema.
+    let snapshots = ledger::snapshot::table_name(&s.tables);
+    let objects: Vec<_> = crate::db::schema::show_create_all(&mut s.db)
         .await
-        .map_err(|e| Error::db("reading the schema", e))?;
+        .map_err(|e| Error::db("reading the schema", e))?
+        .into_iter()
+        .filter(|o| !(o.kind == "table" && o.name == snapshots))
+        .collect();
     let has_ledger = objects
         .iter()
         .any(|o| o.kind == "table" && o.name == s.tables.migrations_name.as_str());
@@ -121,4 +128,53 @@ async fn load_in(
     ctx.report
         .print(&SchemaOut::new(true, shown, &objects, rows));
     Ok(0)
+}
+
+/// After a run that changed the schema: stores it as the snapshot migrate:drift compares with.
+/// A failure to do so is a warning; the run itself succeeded.
+pub(crate) async fn take_snapshot(s: &mut Session) {
+    let taken = async {
+        let live = snapshot::live(&mut s.db, &s.tables).await?;
+        let (body, hash) = snapshot::body(&live);
+        ledger::snapshot::record(&mut s.db, &s.tables, &body, &hash).await
+    };
+    if let Err(e) = taken.await {
+        tracing::warn!("could not store the schema snapshot for migrate:drift: {e}");
+    }
+}
+
+/// migrate:drift: the live schema against the snapshot of the last run that changed it; exit 3
+/// on drift.
+pub(crate) fn drift(ctx: &Context) -> Result<u8> {
+    let out = block_on(async {
+        let mut s = Session::open(ctx).await?;
+        let result = async {
+            let last = ledger::snapshot::last(&mut s.db, &s.tables)
+                .await
+                .map_err(|e| Error::db("reading the schema snapshot", e))?;
+            let live = snapshot::live(&mut s.db, &s.tables)
+                .await
+                .map_err(|e| Error::db("reading the schema", e))?;
+            Ok::<_, Error>(match last {
+                None => DriftOut {
+                    snapshot_at: None,
+                    changes: Vec::new(),
+                },
+                Some((at, body)) => {
+                    let before: Vec<snapshot::Object> =
+                        serde_json::from_str(&body).unwrap_or_default();
+                    DriftOut {
+                        snapshot_at: Some(at),
+                        changes: snapshot::diff(&before, &live),
+                    }
+                }
+            })
+        }
+        .await;
+        s.close().await;
+        result
+    })?;
+    let code = if out.changes.is_empty() { 0 } else { 3 };
+    ctx.report.print(&out);
+    Ok(code)
 }

@@ -19,6 +19,7 @@
 
 mod read;
 mod schema;
+pub(crate) mod snapshot;
 pub(crate) mod write;
 
 use mysql_async::prelude::Queryable;
