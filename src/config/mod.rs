@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use loader::{Loader, Section};
-pub use settings::DdlWait;
+pub use settings::{DdlWait, LintSetting};
 use settings::{Settings, settings};
 
 pub use self::url::{Connection, Secret, SslMode};
@@ -233,15 +233,6 @@ pub fn load(overrides: &Overrides, env: &Env, cwd: &Path) -> Result<Config, Conf
         None => None,
     };
     parse(text.as_deref(), knexfile.as_deref(), overrides, env, cwd)
-}
-
-/// One `rule = "severity"` line of the knexfile's `[lint]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LintSetting {
-    pub rule: String,
-    pub value: String,
-    /// `path:line`, for messages.
-    pub at: String,
 }
 
 /// The knexfile of the project `cwd` is in: `knexfile.toml` in `cwd` or the nearest folder

@@ -21,6 +21,15 @@ pub(super) struct Settings {
     pub(super) out_of_order: bool,
 }
 
+/// One `rule = "severity"` line of the knexfile's `[lint]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintSetting {
+    pub rule: String,
+    pub value: String,
+    /// `path:line`, for messages.
+    pub at: String,
+}
+
 /// How long a migration's statements may wait for a lock, and how often dbtool tries again
 /// (knexfile `ddl_lock_wait`, `ddl_retries`): a DDL statement waiting for a metadata lock
 /// blocks every later query on its table, so it must not wait for long.
