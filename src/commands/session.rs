@@ -86,8 +86,8 @@ impl Session {
             ctx.config.environment
         );
         let mut control = Db::connect(&self.connection, self.timeout).await?;
+        check_server(&mut control).await?;
         control.lock(&self.lock, ctx.config.lock_timeout).await?;
-        warn_if_cluster(&mut control).await;
         self.control = Some(control);
         // From here a signal stops the running statement instead of the process (the runner
         // watches for it), so the ledger records what completed and the lock is released.
@@ -134,6 +134,58 @@ pub(crate) fn connect_timeout(ctx: &Context) -> Duration {
 }
 
 /// Galera / Percona XtraDB Cluster: named locks are local to one node.
+/// Refuses a read-only server (a replica, a standby: nothing it is sent may change it, or it
+/// would drift from its primary) and warns about servers where the lock or DDL behave
+/// differently (Vitess, TiDB, Galera).
+async fn check_server(db: &mut Db) -> Result<()> {
+    use mysql_async::prelude::Queryable;
+    let row: Option<(Option<i64>, Option<String>, Option<String>)> = db
+        .conn
+        .query_first("SELECT @@GLOBAL.read_only, @@version_comment, VERSION()")
+        .await
+        .unwrap_or(None);
+    let (read_only, comment, version) = row.unwrap_or((None, None, None));
+    // MariaDB has no super_read_only: the query fails there, and that means "off".
+    let super_read_only: Option<i64> = db
+        .conn
+        .query_first("SELECT @@GLOBAL.super_read_only")
+        .await
+        .unwrap_or(None);
+    for (variable, value) in [
+        ("super_read_only", super_read_only),
+        ("read_only", read_only),
+    ] {
+        if value == Some(1) {
+            return Err(Error::ReadOnly { variable });
+        }
+    }
+    if let Some(w) = engine_warning(comment.as_deref(), version.as_deref()) {
+        tracing::warn!("{w}");
+    }
+    warn_if_cluster(db).await;
+    Ok(())
+}
+
+/// The warning for a server that speaks MySQL's protocol but is not MySQL or MariaDB.
+pub(crate) fn engine_warning(comment: Option<&str>, version: Option<&str>) -> Option<&'static str> {
+    let has =
+        |s: Option<&str>, what: &str| s.is_some_and(|s| s.to_ascii_lowercase().contains(what));
+    if has(comment, "vitess") || has(version, "vitess") {
+        Some(
+            "this server is Vitess: GET_LOCK is taken on one shard only and DDL may run as an \
+             asynchronous online migration; dbtool's lock and its statement-by-statement record \
+             do not hold there",
+        )
+    } else if has(version, "tidb") {
+        Some(
+            "this server is TiDB: its GET_LOCK and DDL differ from MySQL's (DDL is online and \
+             asynchronous); dbtool's guarantees were not verified there",
+        )
+    } else {
+        None
+    }
+}
+
 async fn warn_if_cluster(db: &mut Db) {
     use mysql_async::prelude::Queryable;
     let on: Option<(String, String)> = db
@@ -193,7 +245,29 @@ pub(crate) fn guard(ctx: &Context, command: &'static str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::cluster_warning;
+    use super::{cluster_warning, engine_warning};
+
+    #[test]
+    fn vitess_and_tidb_get_a_warning_mysql_and_mariadb_do_not() {
+        assert!(
+            engine_warning(Some("Vitess"), Some("8.0.30-Vitess"))
+                .unwrap()
+                .contains("one shard")
+        );
+        assert!(
+            engine_warning(None, Some("8.0.11-TiDB-v7.5.0"))
+                .unwrap()
+                .contains("TiDB")
+        );
+        assert_eq!(
+            engine_warning(Some("MySQL Community Server - GPL"), Some("9.7.4-2")),
+            None
+        );
+        assert_eq!(
+            engine_warning(Some("Debian 12"), Some("10.11.19-MariaDB-0+deb12u1")),
+            None
+        );
+    }
 
     #[test]
     fn galera_nodes_get_a_warning() {

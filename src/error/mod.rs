@@ -211,6 +211,11 @@ pub(crate) enum Error {
     Import(#[from] ImportError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(
+        "the server is read-only ({variable} = ON): it is probably a replica or a standby, and \
+         nothing was run\n  point dbtool at the primary"
+    )]
+    ReadOnly { variable: &'static str },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -267,7 +272,8 @@ impl Error {
             | Error::Exists { .. }
             | Error::Io { .. }
             | Error::Usage(_)
-            | Error::Protected { .. } => 2,
+            | Error::Protected { .. }
+            | Error::ReadOnly { .. } => 2,
             Error::Connect(_) | Error::Db { .. } | Error::Statement(_) | Error::TooLarge { .. } => {
                 1
             }
