@@ -90,15 +90,20 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
     Ok(if pending { 5 } else { 0 })
 }
 
-/// migrate:currentVersion: the newest applied migration's version (Knex's currentVersion).
-pub(crate) fn current_version(ctx: &Context) -> Result<u8> {
-    let files = discover(ctx)?;
-    let rows = block_on(async {
+/// The migrations ledger's rows (none when it does not exist yet), on a connection of its own.
+fn read_rows(ctx: &Context) -> Result<Vec<crate::rows::MigrationRow>> {
+    block_on(async {
         let mut s = Session::open(ctx).await?;
         let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
         s.close().await;
         Ok(rows?.unwrap_or_default())
-    })?;
+    })
+}
+
+/// migrate:currentVersion: the newest applied migration's version (Knex's currentVersion).
+pub(crate) fn current_version(ctx: &Context) -> Result<u8> {
+    let files = discover(ctx)?;
+    let rows = read_rows(ctx)?;
     let entries = plan::entries(&files, &rows, false);
     let current = entries
         .iter()
@@ -124,12 +129,7 @@ pub(crate) fn validate(ctx: &Context) -> Result<u8> {
             crate::runner::split_file(&sql_file.read()?, &sql_file.display)?;
         }
     }
-    let rows = block_on(async {
-        let mut s = Session::open(ctx).await?;
-        let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
-        s.close().await;
-        Ok(rows?.unwrap_or_default())
-    })?;
+    let rows = read_rows(ctx)?;
     let entries = plan::entries(&files, &rows, false);
     // Drift, and migrations stopped part-way: a database a deploy must not pass over.
     let mut problems: Vec<String> = Vec::new();

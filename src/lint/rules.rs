@@ -6,7 +6,7 @@
 use crate::files::seed::Mode;
 use crate::sql::classify::write_target;
 use crate::sql::hazard::{clauses, words};
-use crate::sql::objects::created;
+use crate::sql::objects::{created, skip_if_not_exists};
 use crate::sql::{Kind, Statement};
 
 use super::{Hit, RuleId};
@@ -302,14 +302,6 @@ fn table_without_primary_key(u: &[String], w: &[&str]) -> Option<String> {
         return None;
     }
     Some(w.get(name)?.to_string())
-}
-
-fn skip_if_not_exists(u: &[String], i: usize) -> usize {
-    if u.get(i).map(String::as_str) == Some("IF") {
-        i + 3
-    } else {
-        i
-    }
 }
 
 /// DDL and data changes in one file: it cannot run in one transaction.

@@ -41,7 +41,8 @@ pub(crate) fn created(sql: &str) -> Option<(&'static str, String, Option<String>
     Some((kind, w.get(name)?.to_string(), on))
 }
 
-fn skip_if_not_exists(u: &[String], i: usize) -> usize {
+/// The index of the name after `IF NOT EXISTS` at `i`, if those words are there.
+pub(crate) fn skip_if_not_exists(u: &[String], i: usize) -> usize {
     if u.get(i).map(String::as_str) == Some("IF") {
         i + 3
     } else {

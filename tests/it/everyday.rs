@@ -464,20 +464,7 @@ fn the_seed_progress_bar_fits_sixty_columns() {
     let p = Project::new(&db);
     db.server
         .exec("CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(100))");
-    let row = "x".repeat(90);
-    let mut sql = String::new();
-    let mut id = 0;
-    while sql.len() < 12 << 20 {
-        sql.push_str("INSERT INTO big VALUES ");
-        for k in 0..100 {
-            id += 1;
-            if k > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("({id},'{row}')"));
-        }
-        sql.push_str(";\n");
-    }
+    let (sql, id) = big_insert_seed(90, 12 << 20);
     p.seed("a_seed_with_a_rather_long_name_for_the_bar.sql", &sql);
     drop(sql);
     // A terminal that reports its rows, and one that reports only its columns (`script`

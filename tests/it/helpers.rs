@@ -379,3 +379,23 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A seed of 100-row INSERTs into `big (id INT PRIMARY KEY, pad VARCHAR(100))`, each row's pad
+/// `pad` bytes, until the text passes `bytes`; and how many rows it holds.
+pub fn big_insert_seed(pad: usize, bytes: usize) -> (String, u64) {
+    let row = "x".repeat(pad);
+    let mut sql = String::with_capacity(bytes + (1 << 20));
+    let mut id = 0;
+    while sql.len() < bytes {
+        sql.push_str("INSERT INTO big VALUES ");
+        for k in 0..100 {
+            id += 1;
+            if k > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("({id},'{row}')"));
+        }
+        sql.push_str(";\n");
+    }
+    (sql, id)
+}

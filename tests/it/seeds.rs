@@ -291,20 +291,7 @@ fn memory_does_not_grow_with_the_seed() {
     let p = Project::new(&db);
     db.server
         .exec("CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(100))");
-    let row = "x".repeat(80);
-    let mut sql = String::with_capacity(31 << 20);
-    let mut id = 0;
-    while sql.len() < 30 << 20 {
-        sql.push_str("INSERT INTO big VALUES ");
-        for k in 0..100 {
-            id += 1;
-            if k > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("({id},'{row}')"));
-        }
-        sql.push_str(";\n");
-    }
+    let (sql, id) = big_insert_seed(80, 30 << 20);
     p.seed("big.sql", &sql);
     drop(sql);
     let (run, kib) = peak_rss_kib(&p, &["seed:run"]);

@@ -152,15 +152,15 @@ pub(crate) fn drift(ctx: &Context) -> Result<u8> {
             let last = ledger::snapshot::last(&mut s.db, &s.tables)
                 .await
                 .map_err(|e| Error::db("reading the schema snapshot", e))?;
-            let live = snapshot::live(&mut s.db, &s.tables)
-                .await
-                .map_err(|e| Error::db("reading the schema", e))?;
             Ok::<_, Error>(match last {
                 None => DriftOut {
                     snapshot_at: None,
                     changes: Vec::new(),
                 },
                 Some((at, body)) => {
+                    let live = snapshot::live(&mut s.db, &s.tables)
+                        .await
+                        .map_err(|e| Error::db("reading the schema", e))?;
                     let before: Vec<snapshot::Object> =
                         serde_json::from_str(&body).unwrap_or_default();
                     DriftOut {
