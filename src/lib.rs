@@ -105,7 +105,43 @@ fn dispatch(cli: &Cli, report: Report) -> Result<u8> {
         report,
         yes: g.yes,
     };
+    if let Some((fleet, args)) = cli.command.fleet() {
+        if fleet.is_fleet() {
+            return run_fleet(cli, &ctx, fleet, args);
+        }
+        if let Some(flag) = fleet.stray() {
+            return Err(error::UsageError::FleetFlag(flag).into());
+        }
+    }
     run_command(&cli.command, &ctx)
+}
+
+/// A command run against the targets of a fleet, each by a child process of this binary.
+fn run_fleet(cli: &Cli, ctx: &Context, fleet: &cli::FleetArgs, args: Vec<String>) -> Result<u8> {
+    let job = commands::fleet::Job::of(&args[0]).expect("Command::fleet names fleet commands");
+    let dry_run = args.iter().any(|a| a == "--dry-run");
+    if job == commands::fleet::Job::Rollback && !dry_run {
+        // Once here, not once per target.
+        commands::session::guard(ctx, "migrate:rollback")?;
+    }
+    let exe = std::env::current_exe().map_err(|e| Error::io("this program's path", e))?;
+    let spawner = commands::fleet::Spawner {
+        exe,
+        args: commands::fleet::child_args(
+            ctx,
+            &cli.global,
+            args.into_iter().map(Into::into).collect(),
+        ),
+        // `--url` reaches the children as DATABASE_URL: their base connection is the same,
+        // and a password in it stays out of their command lines.
+        env: cli
+            .global
+            .url
+            .iter()
+            .map(|u| ("DATABASE_URL".into(), u.into()))
+            .collect(),
+    };
+    commands::fleet::run(ctx, job, fleet, &spawner)
 }
 
 /// Runs one command that needs the configuration.
@@ -118,7 +154,7 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateCurrentVersion => inspect::current_version(ctx),
         Command::MigrateMake { name } => scaffold::migrate_make(ctx, name).map(|()| 0),
         Command::SeedMake { name } => scaffold::seed_make(ctx, name).map(|()| 0),
-        Command::MigrateLatest { to, dry_run } => {
+        Command::MigrateLatest { to, dry_run, .. } => {
             migrate::migrate(ctx, migrate::latest_request(to.as_deref())?, *dry_run)
         }
         Command::MigrateUp { target, dry_run } => {
@@ -132,15 +168,16 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
             step,
             to,
             dry_run,
+            ..
         } => migrate::migrate(
             ctx,
             migrate::rollback_request(*all, *step, to.as_deref())?,
             *dry_run,
         ),
-        Command::MigrateStatus { exit_code } => inspect::status(ctx, *exit_code),
+        Command::MigrateStatus { exit_code, .. } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
-        Command::MigrateDrift => commands::schema::drift(ctx),
+        Command::MigrateDrift { .. } => commands::schema::drift(ctx),
         Command::SchemaDump { output } => commands::schema::dump(ctx, output.as_deref()),
         Command::SchemaLoad { input } => commands::schema::load(ctx, input.as_deref()),
         Command::MigrateImport {
@@ -162,6 +199,7 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
             specific,
             changed,
             dry_run,
+            ..
         } => commands::seed::run(ctx, specific, *changed, *dry_run),
         Command::SeedStatus => commands::seed::status(ctx),
         Command::DbCreate => commands::database::create(ctx),

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use super::FleetArgs;
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create knexfile.toml, db/migrations and db/seeds in the current directory
@@ -40,6 +42,8 @@ pub enum Command {
         /// Print the plan and every statement; change nothing
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 
     /// Apply the next pending migration, or the one given
@@ -93,6 +97,8 @@ pub enum Command {
         /// Print the plan and every statement; change nothing
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 
     /// Show every migration: version, name, batch, when applied, state
@@ -109,6 +115,8 @@ pub enum Command {
         /// Exit with 5 when migrations are pending
         #[arg(long)]
         exit_code: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 
     /// Check applied migrations against their files; exit 3 on drift
@@ -166,7 +174,10 @@ pub enum Command {
         name = "migrate:drift",
         after_help = "Examples:\n  dbtool migrate:drift\n  dbtool migrate:drift --json"
     )]
-    MigrateDrift,
+    MigrateDrift {
+        #[command(flatten)]
+        fleet: FleetArgs,
+    },
 
     /// Write the database's schema (and dbtool's migrations ledger rows) to a deterministic SQL
     /// file, read from the server (no mysqldump needed)
@@ -287,6 +298,8 @@ pub enum Command {
         /// Print what would run; change nothing
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
 
     /// Show every seed: new, changed or unchanged, its run mode, run count and last run
@@ -337,40 +350,6 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
     },
-}
-
-impl Command {
-    /// The name users type.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Init => "init",
-            Command::MigrateMake { .. } => "migrate:make",
-            Command::MigrateLatest { .. } => "migrate:latest",
-            Command::MigrateUp { .. } => "migrate:up",
-            Command::MigrateDown { .. } => "migrate:down",
-            Command::MigrateRollback { .. } => "migrate:rollback",
-            Command::MigrateStatus { .. } => "migrate:status",
-            Command::MigrateValidate => "migrate:validate",
-            Command::Lint => "lint",
-            Command::MigrateBaseline { .. } => "migrate:baseline",
-            Command::MigrateImport { .. } => "migrate:import",
-            Command::SchemaDump { .. } => "schema:dump",
-            Command::MigrateDrift => "migrate:drift",
-            Command::SchemaLoad { .. } => "schema:load",
-            Command::MigrateRepair { .. } => "migrate:repair",
-            Command::MigrateResolve { .. } => "migrate:resolve",
-            Command::MigrateUnlock => "migrate:unlock",
-            Command::MigrateCurrentVersion => "migrate:currentVersion",
-            Command::Completions { .. } => "completions",
-            Command::Man { .. } => "man",
-            Command::SeedMake { .. } => "seed:make",
-            Command::SeedRun { .. } => "seed:run",
-            Command::SeedStatus => "seed:status",
-            Command::DbCreate => "db:create",
-            Command::DbDrop => "db:drop",
-            Command::DbWait { .. } => "db:wait",
-        }
-    }
 }
 
 /// The tools `migrate:import` reads the ledgers of.

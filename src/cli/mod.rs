@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser};
 
 mod command;
+mod fleet;
 pub use command::{Command, ImportFrom};
+pub use fleet::{DEFAULT_PARALLEL, FleetArgs, OnError};
 
 const ABOUT: &str = "Fast, safe MySQL/MariaDB migrations and seeds from plain SQL files";
 

@@ -83,3 +83,37 @@ pub fn man(dir: Option<&std::path::Path>) -> u8 {
         }
     }
 }
+
+impl super::Command {
+    /// The name users type.
+    pub fn name(&self) -> &'static str {
+        match self {
+            super::Command::Init => "init",
+            super::Command::MigrateMake { .. } => "migrate:make",
+            super::Command::MigrateLatest { .. } => "migrate:latest",
+            super::Command::MigrateUp { .. } => "migrate:up",
+            super::Command::MigrateDown { .. } => "migrate:down",
+            super::Command::MigrateRollback { .. } => "migrate:rollback",
+            super::Command::MigrateStatus { .. } => "migrate:status",
+            super::Command::MigrateValidate => "migrate:validate",
+            super::Command::Lint => "lint",
+            super::Command::MigrateBaseline { .. } => "migrate:baseline",
+            super::Command::MigrateImport { .. } => "migrate:import",
+            super::Command::SchemaDump { .. } => "schema:dump",
+            super::Command::MigrateDrift { .. } => "migrate:drift",
+            super::Command::SchemaLoad { .. } => "schema:load",
+            super::Command::MigrateRepair { .. } => "migrate:repair",
+            super::Command::MigrateResolve { .. } => "migrate:resolve",
+            super::Command::MigrateUnlock => "migrate:unlock",
+            super::Command::MigrateCurrentVersion => "migrate:currentVersion",
+            super::Command::Completions { .. } => "completions",
+            super::Command::Man { .. } => "man",
+            super::Command::SeedMake { .. } => "seed:make",
+            super::Command::SeedRun { .. } => "seed:run",
+            super::Command::SeedStatus => "seed:status",
+            super::Command::DbCreate => "db:create",
+            super::Command::DbDrop => "db:drop",
+            super::Command::DbWait { .. } => "db:wait",
+        }
+    }
+}

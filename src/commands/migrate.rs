@@ -171,7 +171,7 @@ async fn migrate_in(
         return dry_run_of(ctx, &plan, &guarded);
     }
     if plan.steps.is_empty() {
-        ctx.report.print(&run_out(&plan, &[]));
+        ctx.report.print(&run_out(&plan, files, rows, &[]));
         return Ok(0);
     }
     // Read and check every file of the plan before taking the lock or writing anything.
@@ -220,22 +220,58 @@ async fn migrate_in(
             if !done.is_empty() {
                 crate::commands::schema::take_snapshot(s).await;
             }
-            ctx.report.print(&run_out(&plan, &done));
+            ctx.report.print(&run_out(&plan, files, &rows, &done));
             Ok(0)
         }
         Err(Stopped { done, error }) => {
             if !done.is_empty() {
-                ctx.report.partial(&run_out(&plan, &done));
+                ctx.report.partial(&run_out(&plan, files, &rows, &done));
             }
             Err(error)
         }
     }
 }
 
-fn run_out(plan: &Plan, done: &[Done]) -> RunOut {
+/// The newest applied migration in the ledger `rows` read before the run, and after what it
+/// `done` (a fleet's matrix shows the two).
+fn versions(
+    files: &[MigrationFile],
+    rows: &[MigrationRow],
+    done: &[Done],
+) -> (Option<String>, Option<String>) {
+    // As the file names it, as every list shows versions.
+    let shown = |v: &Version| {
+        files
+            .iter()
+            .find(|f| f.version == *v)
+            .map_or(v.canonical(), |f| f.version.as_str())
+            .to_owned()
+    };
+    let mut applied: std::collections::BTreeSet<Version> = rows
+        .iter()
+        .filter(|r| r.state == RowState::Applied)
+        .map(|r| r.version.clone())
+        .collect();
+    let before = applied.last().map(shown);
+    for d in done {
+        let Ok(v) = d.version.parse::<Version>() else {
+            continue;
+        };
+        match d.direction {
+            Direction::Up => applied.insert(v),
+            Direction::Down => applied.remove(&v),
+        };
+    }
+    (before, applied.last().map(shown))
+}
+
+fn run_out(plan: &Plan, files: &[MigrationFile], rows: &[MigrationRow], done: &[Done]) -> RunOut {
+    let (from_version, to_version) = versions(files, rows, done);
     RunOut {
         direction: plan.direction,
         batch: plan.batch,
+        from_version,
+        to_version,
         done: done
             .iter()
             .map(|d| DoneOut {

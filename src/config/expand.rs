@@ -18,7 +18,7 @@ pub enum ExpandError {
 }
 
 impl ExpandError {
-    pub(super) fn at(self, at: String) -> ConfigError {
+    pub(crate) fn at(self, at: String) -> ConfigError {
         match self {
             ExpandError::Unset(var) => ConfigError::UnsetVar { at, var },
             ExpandError::Unterminated => ConfigError::Invalid {

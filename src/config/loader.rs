@@ -30,6 +30,10 @@ const ENV_KEYS: &[&str] = &[
     "ssl_mode",
     "ssl_ca",
     "connect_timeout",
+    // A fleet: the databases `--all-targets` runs against (one of the three).
+    "targets",
+    "targets_file",
+    "targets_query",
     // Knex's spelling: [ENV.migrations] directory / tableName, [ENV.seeds] directory.
     "migrations",
     "seeds",
@@ -73,17 +77,20 @@ pub(super) enum Value {
     Float(f64),
     Bool(bool),
     Table(HashMap<String, (usize, Value)>),
+    /// Each item with its line.
+    Array(Vec<(usize, Value)>),
     Other(&'static str),
 }
 
 impl Value {
-    fn type_name(&self) -> &'static str {
+    pub(super) fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "a string",
             Value::Int(_) => "an integer",
             Value::Float(_) => "a float",
             Value::Bool(_) => "a boolean",
             Value::Table(_) => "a table",
+            Value::Array(_) => "an array",
             Value::Other(t) => t,
         }
     }
@@ -127,7 +134,12 @@ impl Loader<'_> {
                 .unwrap_or(Value::Other("a float")),
             DeValue::Boolean(b) => Value::Bool(*b),
             DeValue::Datetime(_) => Value::Other("a date-time"),
-            DeValue::Array(_) => Value::Other("an array"),
+            DeValue::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| (self.line_of(v.span().start), self.convert(v)))
+                    .collect(),
+            ),
             DeValue::Table(t) => Value::Table(
                 t.iter()
                     .map(|(k, v)| {

@@ -13,6 +13,7 @@ mod expand;
 pub mod ident;
 mod loader;
 mod settings;
+mod targets;
 pub mod url;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use settings::{Settings, settings};
 pub use self::url::{Connection, Secret, SslMode};
 pub use expand::{ExpandError, expand};
 pub use ident::Ident;
+pub use targets::{FLEET_TARGET_VAR, TargetEntry, Targets, TargetsSource, target_connection};
 
 pub const KNEXFILE: &str = "knexfile.toml";
 pub const DEFAULT_ENV: &str = "development";
@@ -186,6 +188,8 @@ pub struct Config {
     /// chosen one (protection follows the database, not the environment's name).
     pub protected_by: Option<String>,
     pub out_of_order: bool,
+    /// The environment's fleet (`targets`, `targets_file`, `targets_query`).
+    pub targets: Option<Targets>,
     /// How long to keep trying to connect (`--wait`); None: one attempt.
     pub wait: Option<Duration>,
     /// The connection, if one is configured; only commands that connect need it.
@@ -295,6 +299,7 @@ pub fn parse(
         &root,
         settings.protected,
     )?;
+    let targets = loader.targets(&environment, section, &root)?;
     Ok(Config {
         environment,
         knexfile,
@@ -310,6 +315,7 @@ pub fn parse(
         protected: settings.protected || protected_by.is_some(),
         protected_by,
         out_of_order: settings.out_of_order,
+        targets,
         wait: overrides.wait,
         connection,
         warnings: loader.warnings,
@@ -355,7 +361,7 @@ fn connection(
     let resolved = loader.connection(overrides, environment, section, root)?;
     let connection = resolved.connection;
     if let (Some((c, o)), Some((own, own_at))) = (&connection, &resolved.replaced)
-        && !same_database(c, own)
+        && !c.same_database(own)
     {
         loader.warnings.push(format!(
             "{o} replaces environment `{environment}`'s connection ({own_at}): using {c}, not {own}"
@@ -366,31 +372,10 @@ fn connection(
         protected_by = loader
             .protected_targets(environment, root)
             .into_iter()
-            .find(|(_, p)| same_database(c, p))
+            .find(|(_, p)| c.same_database(p))
             .map(|(name, _)| name);
     }
     Ok((connection, protected_by))
-}
-
-/// Whether two connections reach the same database: host (loopback names are one), port
-/// (or socket) and database.
-fn same_database(a: &Connection, b: &Connection) -> bool {
-    let host = |c: &Connection| {
-        if c.socket.is_some() {
-            return format!(
-                "socket:{}",
-                c.socket
-                    .as_ref()
-                    .map_or(String::new(), |s| s.display().to_string())
-            );
-        }
-        if c.is_loopback() {
-            "loopback".to_owned()
-        } else {
-            c.host.to_ascii_lowercase()
-        }
-    };
-    host(a) == host(b) && (a.socket.is_some() || a.port == b.port) && a.database == b.database
 }
 
 #[cfg(test)]

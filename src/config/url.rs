@@ -143,6 +143,25 @@ impl Connection {
         format!("{user}{at}/{}", self.database.as_deref().unwrap_or(""))
     }
 
+    /// The server a connection reaches: its socket, or its host (every loopback name is one)
+    /// and port.
+    pub fn server(&self) -> String {
+        if let Some(s) = &self.socket {
+            return format!("socket:{}", s.display());
+        }
+        let host = if self.is_loopback() {
+            "loopback".to_owned()
+        } else {
+            self.host.to_ascii_lowercase()
+        };
+        format!("{host}:{}", self.port)
+    }
+
+    /// Whether two connections reach the same database on the same server.
+    pub fn same_database(&self, other: &Connection) -> bool {
+        self.server() == other.server() && self.database == other.database
+    }
+
     /// The same connection without a database (to create or drop it, or to wait for the server).
     pub fn without_database(&self) -> Connection {
         Connection {

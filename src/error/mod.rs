@@ -56,6 +56,23 @@ pub(crate) enum UsageError {
         version: String,
         state: &'static str,
     },
+    #[error(
+        "environment `{env}` has no targets: add `targets`, `targets_file` or `targets_query` to \
+         its section of knexfile.toml, or pass --targets-file PATH"
+    )]
+    NoTargets { env: String },
+    #[error("no target `{name}` among the {count} targets ({at}){near}")]
+    UnknownTarget {
+        name: String,
+        count: usize,
+        at: String,
+        /// `; did you mean …?`, or empty.
+        near: String,
+    },
+    #[error(
+        "{0} only applies to a fleet run: add --all-targets, --target NAME or --targets-file PATH"
+    )]
+    FleetFlag(&'static str),
 }
 
 /// Why migrate:baseline recorded nothing.

@@ -12,6 +12,9 @@ use crate::files::Direction;
 pub(crate) struct RunOut {
     pub(crate) direction: Direction,
     pub(crate) batch: u32,
+    /// The newest applied migration before and after the run.
+    pub(crate) from_version: Option<String>,
+    pub(crate) to_version: Option<String>,
     pub(crate) done: Vec<DoneOut>,
 }
 
@@ -45,6 +48,8 @@ impl Serialize for RunOut {
         if self.direction == Direction::Up && !self.done.is_empty() {
             m.insert("batch".into(), self.batch.into());
         }
+        m.insert("from_version".into(), self.from_version.clone().into());
+        m.insert("to_version".into(), self.to_version.clone().into());
         m.serialize(s)
     }
 }

@@ -111,6 +111,18 @@ impl Report {
         let _ = writeln!(out);
     }
 
+    /// Prints one JSON value on one line (a fleet run's JSON lines).
+    pub(crate) fn json_line(&self, value: &serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    /// Prints a line of text on stdout.
+    pub(crate) fn line(&self, text: &str) {
+        self.text(text);
+    }
+
     /// Prints human text (already laid out) on stdout.
     fn text(&self, text: &str) {
         let mut out = std::io::stdout().lock();

@@ -7,6 +7,7 @@ mod baseline;
 mod cli;
 mod everyday;
 mod faults;
+mod fleet;
 mod helpers;
 mod import;
 mod isolation;

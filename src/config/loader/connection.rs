@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::super::targets::{FLEET_TARGET_VAR, target_connection};
 use super::super::url::{Connection, Secret, SslMode};
 use super::super::{ConfigError, Origin, Overrides};
 use super::{Loader, Resolved, Section, Value};
@@ -25,10 +26,46 @@ impl Loader<'_> {
         Ok((c, Origin(at)))
     }
 
+    /// The connection; in a fleet run's child process, the target the run gave it (a URL, or a
+    /// database name on the connection resolved as always), which replaces the environment's
+    /// connection without a warning: the fleet run named its targets.
+    pub(in crate::config) fn connection(
+        &mut self,
+        overrides: &Overrides,
+        env_name: &str,
+        section: Option<&Section>,
+        root: &Path,
+    ) -> Result<Resolved, ConfigError> {
+        let Some(target) = self.env.non_empty(FLEET_TARGET_VAR).map(str::to_owned) else {
+            return self.configured(overrides, env_name, section, root);
+        };
+        let base = if target.contains("://") {
+            None
+        } else {
+            self.configured(overrides, env_name, section, root)?
+                .connection
+        };
+        let mut conn =
+            target_connection(&target, base.as_ref().map(|(c, _)| c)).map_err(|problem| {
+                ConfigError::Invalid {
+                    at: format!("the fleet target ({FLEET_TARGET_VAR})"),
+                    problem,
+                }
+            })?;
+        if base.is_none() {
+            self.section_tls(env_name, section, root, &mut conn)?;
+        }
+        let origin = Origin(format!("fleet target {}", conn.target()));
+        Ok(Resolved {
+            connection: Some((conn, origin)),
+            replaced: None,
+        })
+    }
+
     /// The connection: `--url` > `DATABASE_URL` > the section's `url` or `connection` table;
     /// and the section's own when an override replaced it (resolved as far as it can be: an
     /// unset `${VAR}` in a URL that is not used is no error).
-    pub(in crate::config) fn connection(
+    fn configured(
         &mut self,
         overrides: &Overrides,
         env_name: &str,
