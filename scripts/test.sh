@@ -69,7 +69,7 @@ maria_pid=$!
 if [ -n "$mysql_url" ]; then
     run_suite mysql env DBTOOL_TEST_URL="$mysql_url" DBTOOL_TEST_SERVER=mysql \
         ${client:+DBTOOL_TEST_CLIENT="$client"} \
-        cargo test --test it --test global_read_lock --test server_hazards --test split_differential -- --skip mariadb_only_ "$@" &
+        cargo test --test it --test global_read_lock --test server_hazards --test online --test split_differential -- --skip mariadb_only_ "$@" &
     mysql_pid=$!
 fi
 wait "$maria_pid" || true

@@ -9,6 +9,7 @@
 //! `rows` is the ledger's data shared by `plan` and `db`, `commands` glue them per command,
 //! `report` prints results and `output` sets up stderr.
 
+mod child;
 pub mod cli;
 pub(crate) mod commands;
 pub mod config;

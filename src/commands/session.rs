@@ -38,6 +38,7 @@ pub(crate) struct Session {
     progress: bool,
     connection: crate::config::Connection,
     timeout: Duration,
+    online: crate::runner::OnlineCtx,
 }
 
 impl Session {
@@ -62,6 +63,7 @@ impl Session {
             &ctx.config.log_table,
         );
         let lock = lock_name(&tables);
+        let database = tables.database.as_str().to_owned();
         Ok(Session {
             db,
             tables,
@@ -71,6 +73,12 @@ impl Session {
             lock_timeout: ctx.config.lock_timeout,
             ddl: ctx.config.ddl,
             progress: ctx.report.term.progress,
+            online: crate::runner::OnlineCtx {
+                settings: ctx.config.online.clone(),
+                connection: conn.clone(),
+                database,
+                progress: ctx.report.term.progress,
+            },
             connection: conn.clone(),
             timeout,
         })
@@ -112,6 +120,7 @@ impl Session {
             bound: self.lock_timeout,
             progress: self.progress,
             ddl: self.ddl,
+            online: &self.online,
         }
     }
 

@@ -105,6 +105,8 @@ pub(super) struct Loader<'a> {
     pub(super) sections: Vec<(String, Section)>,
     /// The `[lint]` table's settings (not an environment).
     pub(super) lint: Vec<super::LintSetting>,
+    /// The `[online]` table's settings (not an environment).
+    pub(super) online: super::Online,
 }
 
 impl Loader<'_> {
@@ -179,6 +181,10 @@ impl Loader<'_> {
             };
             if name == "lint" {
                 self.lint_settings(&table)?;
+                continue;
+            }
+            if name == "online" {
+                self.online = self.online_settings(&table)?;
                 continue;
             }
             self.check_keys(&name, &table, ENV_KEYS)?;

@@ -12,6 +12,7 @@
 mod expand;
 pub mod ident;
 mod loader;
+mod online;
 mod settings;
 mod targets;
 pub mod url;
@@ -28,6 +29,7 @@ use settings::{Settings, settings};
 pub use self::url::{Connection, Secret, SslMode};
 pub use expand::{ExpandError, expand};
 pub use ident::Ident;
+pub use online::{Online, OnlineTool};
 pub use targets::{FLEET_TARGET_VAR, TargetEntry, Targets, TargetsSource, target_connection};
 
 pub const KNEXFILE: &str = "knexfile.toml";
@@ -183,6 +185,8 @@ pub struct Config {
     pub ddl: DdlWait,
     /// The knexfile's `[lint]` settings.
     pub lint: Vec<LintSetting>,
+    /// The knexfile's `[online]` settings.
+    pub online: Online,
     pub protected: bool,
     /// The protected environment whose database the connection reaches, when it is not the
     /// chosen one (protection follows the database, not the environment's name).
@@ -283,6 +287,7 @@ pub fn parse(
         warnings: Vec::new(),
         sections: Vec::new(),
         lint: Vec::new(),
+        online: Online::default(),
     };
     let section = match text {
         Some(text) => loader.section(text, &environment)?,
@@ -312,6 +317,7 @@ pub fn parse(
         lock_timeout: settings.lock_timeout,
         ddl: settings.ddl,
         lint: std::mem::take(&mut loader.lint),
+        online: std::mem::take(&mut loader.online),
         protected: settings.protected || protected_by.is_some(),
         protected_by,
         out_of_order: settings.out_of_order,

@@ -11,6 +11,7 @@ use connect::{connect_error, ssl_opts};
 pub(crate) mod foreign;
 pub(crate) mod ledger;
 pub(crate) mod lock;
+pub(crate) mod online;
 pub(crate) mod packet;
 pub(crate) mod schema;
 pub(crate) mod waits;

@@ -255,6 +255,13 @@ impl<'d> Sender<'d> {
         self.watch.as_deref_mut().and_then(|w| w.last_wait())
     }
 
+    /// Sends what is waiting, then hands over the connection for statements of its own (the
+    /// online path's checks and its INSTANT try).
+    pub(crate) async fn direct(&mut self) -> Result<&mut Db, SendFailure> {
+        self.flush(&[]).await?;
+        Ok(self.db)
+    }
+
     /// Appends dbtool's trailing statements to the packet and sends it.
     pub(crate) async fn finish(&mut self, after: &[&str]) -> Result<(), SendFailure> {
         self.flush(after).await

@@ -30,6 +30,7 @@
 
 pub(crate) mod failure;
 mod ledger_failure;
+mod online;
 mod pending;
 pub(crate) mod prepare;
 mod seed;
@@ -49,6 +50,7 @@ pub(crate) fn guarded<'a>(t: &'a Tables, names: &'a [&'a str; 3], migration: boo
         migration,
     }
 }
+pub(crate) use online::OnlineCtx;
 pub(crate) use seed::{SeedDone, run_seed};
 pub(crate) use watch::{Interrupt, Signals};
 
@@ -106,6 +108,8 @@ pub(crate) struct Conns<'a> {
     pub(crate) progress: bool,
     /// How long a migration's statements wait for a lock, and how often they are retried.
     pub(crate) ddl: crate::config::DdlWait,
+    /// The online path's settings.
+    pub(crate) online: &'a OnlineCtx,
 }
 
 impl Conns<'_> {
@@ -303,6 +307,7 @@ async fn run_one(
         pending: &pending.steps,
         ddl: c.ddl,
         retried: std::cell::Cell::new(0),
+        online: c.online,
     };
     let (result, gave_up, held) = send_step(c, t, max, &step, use_db.as_deref()).await;
     match result {

@@ -30,6 +30,8 @@ pub(super) struct StepRun<'a> {
     pub(super) ddl: DdlWait,
     /// Retries made of the statement that failed last (for its message).
     pub(super) retried: Cell<u32>,
+    /// The online path's settings (`-- dbtool:online`, `[online]`).
+    pub(super) online: &'a super::online::OnlineCtx,
 }
 
 impl StepRun<'_> {
@@ -85,7 +87,11 @@ async fn retry(s: &mut Sender<'_>, step: &StepRun<'_>, stop: &Stop) -> bool {
 }
 
 /// Sends `statements` and then `after`, dbtool's statements that end the packet.
-async fn send(s: &mut Sender<'_>, statements: &[Statement], after: &[&str]) -> Result<(), Stop> {
+pub(super) async fn send(
+    s: &mut Sender<'_>,
+    statements: &[Statement],
+    after: &[&str],
+) -> Result<(), Stop> {
     for st in statements {
         s.user(st).await?;
     }
@@ -258,7 +264,7 @@ pub(super) async fn run_step(
             if unit.transactional {
                 s.ours(BEGIN).await.map_err(|e| on(e.into()))?;
             }
-            match send(s, statements, &after).await {
+            match super::online::send_unit(s, step, statements, &after).await {
                 Ok(()) => break,
                 Err(stop) if retry(s, step, &stop).await => {
                     if unit.transactional {

@@ -177,12 +177,8 @@ impl State {
     fn interrupt(&mut self, sig: i32) {
         self.stop = true;
         self.signal.get_or_insert(sig);
-        for pid in self.running.values().filter(|p| **p > 0) {
-            // SAFETY: kill(2) on a child this process started and has not reaped.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::kill(*pid as libc::pid_t, sig);
-            }
+        for pid in self.running.values() {
+            crate::child::signal(*pid, sig);
         }
     }
 }
@@ -196,22 +192,7 @@ fn spawn(sp: &Spawner, t: &Target) -> std::io::Result<tokio::process::Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let parent = std::process::id();
-    // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
-    #[allow(unsafe_code)]
-    unsafe {
-        cmd.pre_exec(move || {
-            #[cfg(target_os = "linux")]
-            {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                // The run died before prctl: the child must not outlive it.
-                if libc::getppid() as u32 != parent {
-                    return Err(std::io::Error::other("the fleet run is gone"));
-                }
-            }
-            Ok(())
-        });
-    }
+    crate::child::die_with_this_process(&mut cmd);
     cmd.spawn()
 }
 

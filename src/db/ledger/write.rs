@@ -209,6 +209,15 @@ pub(crate) fn set_error(t: &Tables, key: &str, error: &str) -> String {
     )
 }
 
+/// Clears a row's failure text (the online path's progress note, once the engine ended).
+pub(crate) fn clear_error(t: &Tables, key: &str) -> String {
+    format!(
+        "UPDATE {m} SET error = NULL WHERE version = {k}",
+        m = t.migrations,
+        k = text(key)
+    )
+}
+
 /// Re-records a row's checksum (and name): migrate:repair.
 pub(crate) fn set_checksum(t: &Tables, key: &str, name: &str, c: &Checksum) -> String {
     format!(
