@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use super::ImportFrom;
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create knexfile.toml, db/migrations and db/seeds in the current directory
@@ -371,15 +373,4 @@ impl Command {
             Command::DbWait { .. } => "db:wait",
         }
     }
-}
-
-/// The tools `migrate:import` reads the ledgers of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ImportFrom {
-    Knex,
-    Flyway,
-    #[value(name = "golang-migrate")]
-    GolangMigrate,
-    Dbmate,
-    Sqlx,
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser};
 
 mod command;
-pub use command::{Command, ImportFrom};
+pub use command::Command;
 
 const ABOUT: &str = "Fast, safe MySQL/MariaDB migrations and seeds from plain SQL files";
 
@@ -101,6 +101,17 @@ pub struct Global {
 
 mod usage;
 pub use usage::{completions, man, usage_error};
+
+/// The tools `migrate:import` reads the ledgers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFrom {
+    Knex,
+    Flyway,
+    #[value(name = "golang-migrate")]
+    GolangMigrate,
+    Dbmate,
+    Sqlx,
+}
 
 #[cfg(test)]
 mod tests {
