@@ -111,6 +111,7 @@ pub enum ImportFrom {
     GolangMigrate,
     Dbmate,
     Sqlx,
+    Alembic,
 }
 
 #[cfg(test)]

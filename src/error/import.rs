@@ -1,6 +1,6 @@
-//! Why migrate:import recorded nothing.
+//! Why migrate:import recorded nothing, or wrote no mapping.
 
-/// Why migrate:import recorded nothing.
+/// Why migrate:import recorded nothing (or, with `--write-mapping`, wrote no mapping).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ImportError {
     #[error(
@@ -27,4 +27,24 @@ pub(crate) enum ImportError {
         tool: &'static str,
         problems: Vec<String>,
     },
+    #[error("{flag} is for `--from alembic` only")]
+    AlembicOnly { flag: &'static str },
+    #[error(
+        "no mapping file {path}: Alembic's ledger holds only revision ids, so dbtool needs to \
+         be told which migration each is\n  write a starting point with `dbtool migrate:import \
+         --from alembic --write-mapping`, review it, then import (or give one with --mapping)"
+    )]
+    NoMapping { path: String },
+    #[error("{path}:{line}: {message}\n  nothing was recorded")]
+    Mapping {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "cannot write the mapping: Alembic's revision scripts do not form one chain:{}\n  \
+         nothing was written",
+        problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
+    )]
+    Scripts { problems: Vec<String> },
 }

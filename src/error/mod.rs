@@ -253,7 +253,14 @@ impl Error {
             Error::Plan(e) => e.exit_code(),
             Error::Baseline(BaselineError::UnknownVersion { .. }) => 2,
             Error::Baseline(_) => 3,
-            Error::Import(ImportError::NoTable { .. } | ImportError::NotItsTable { .. }) => 2,
+            Error::Import(
+                ImportError::NoTable { .. }
+                | ImportError::NotItsTable { .. }
+                | ImportError::AlembicOnly { .. }
+                | ImportError::NoMapping { .. }
+                | ImportError::Mapping { .. }
+                | ImportError::Scripts { .. },
+            ) => 2,
             Error::Import(_) => 3,
             Error::Schema(SchemaError::NotEmpty { .. }) => 3,
             Error::Schema(SchemaError::LoadFailed { .. }) => 1,

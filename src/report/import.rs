@@ -66,3 +66,70 @@ impl fmt::Display for ImportOut {
         Ok(())
     }
 }
+
+/// migrate:import --from alembic --write-mapping: the mapping written (or, dry run, shown).
+#[derive(Debug, Serialize)]
+pub(crate) struct MappingOut {
+    pub(crate) dry_run: bool,
+    /// The mapping file.
+    pub(crate) path: String,
+    /// The folder of Alembic's revision scripts read.
+    pub(crate) scripts: String,
+    /// Each revision of the chain, base first, with the migration it was paired with.
+    pub(crate) pairs: Vec<PairOut>,
+    /// Revisions left over (written commented out).
+    pub(crate) unpaired_revisions: Vec<String>,
+    /// Migrations left over (they stay pending).
+    pub(crate) unpaired_migrations: Vec<String>,
+    /// The file's text.
+    pub(crate) text: String,
+}
+
+/// One revision paired with a migration.
+#[derive(Debug, Serialize)]
+pub(crate) struct PairOut {
+    pub(crate) alembic: String,
+    pub(crate) migration: String,
+}
+
+impl fmt::Display for MappingOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = plural(self.pairs.len(), "revision", "revisions");
+        if self.dry_run {
+            writeln!(
+                f,
+                "Dry run: would write {} ({n} of {} paired in order with dbtool's migrations), \
+                 nothing was written:\n",
+                self.path, self.scripts
+            )?;
+            return f.write_str(&self.text);
+        }
+        writeln!(
+            f,
+            "Wrote {}: {n} of {} paired in order with dbtool's migrations:",
+            self.path, self.scripts
+        )?;
+        let width = self
+            .pairs
+            .iter()
+            .map(|p| p.alembic.len())
+            .max()
+            .unwrap_or(0);
+        for p in &self.pairs {
+            writeln!(f, "  {:width$}  {}", p.alembic, p.migration)?;
+        }
+        for r in &self.unpaired_revisions {
+            writeln!(
+                f,
+                "  {r:width$}  (no migration left to pair with: commented out)"
+            )?;
+        }
+        for m in &self.unpaired_migrations {
+            writeln!(f, "  {:width$}  {m} (no revision: stays pending)", "-")?;
+        }
+        writeln!(
+            f,
+            "Review every pair, then run `dbtool migrate:import --from alembic --dry-run`."
+        )
+    }
+}

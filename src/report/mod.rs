@@ -18,7 +18,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-pub(crate) use import::{ImportOut, ImportedOut};
+pub(crate) use import::{ImportOut, ImportedOut, MappingOut, PairOut};
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
     BaselineOut, DoneOut, DryRun, DryStatement, DryStep, RepairItem, Repaired, Resolved, RunOut,
