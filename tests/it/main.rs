@@ -9,6 +9,7 @@ mod everyday;
 mod faults;
 mod helpers;
 mod import;
+mod import_alembic;
 mod isolation;
 mod ledger;
 mod library;
