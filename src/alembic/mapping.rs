@@ -210,16 +210,16 @@ pub(crate) fn render(chain: &[Revision], files: &[MigrationFile], scripts_dir: &
          # review every pair before importing. Keep the entries in Alembic's order, base first:\n\
          # the head recorded in alembic_version stands for its entry and every one above it.\n"
     );
+    // `# alembic/versions/ae10_create_a.py: create a`
+    let about = |r: &Revision| match r.title.as_str() {
+        "" => r.path.clone(),
+        t => format!("{}: {t}", r.path),
+    };
     for (r, f) in chain.iter().zip(files) {
-        let title = if r.title.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", r.title)
-        };
         out.push_str(&format!(
-            "\n[[revision]]\nalembic = {}  # {}{title}\nversion = {}  # {}\n",
+            "\n[[revision]]\nalembic = {}  # {}\nversion = {}  # {}\n",
             string(&r.id),
-            r.path,
+            about(r),
             string(f.version.as_str()),
             f.up.display
         ));
@@ -234,7 +234,7 @@ pub(crate) fn render(chain: &[Revision], files: &[MigrationFile], scripts_dir: &
             out.push_str(&format!(
                 "# [[revision]]\n# alembic = {}  # {}\n# version = \"\"\n",
                 string(&r.id),
-                r.path
+                about(r)
             ));
         }
     }

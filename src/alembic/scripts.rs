@@ -247,13 +247,16 @@ pub(crate) fn chain(revisions: Vec<Revision>, dir: &str) -> Result<Vec<Revision>
         problems.push(match parent {
             None => format!(
                 "several bases (down_revision = None): {}; branches are not supported by \
-                 --write-mapping: write the mapping by hand",
+                 --write-mapping: write the mapping by hand, every revision once, in the order \
+                 dbtool should run them",
                 named.join(", ")
             ),
             Some(p) => format!(
-                "a branch: {} all revise {p}; branches are not supported by --write-mapping: \
-                 merge them in Alembic, or write the mapping by hand",
-                named.join(", ")
+                "a branch: {} {} revise {p}; branches are not supported by --write-mapping: \
+                 write the mapping by hand, every revision once, in the order dbtool should run \
+                 them",
+                named.join(", "),
+                if kids.len() == 2 { "both" } else { "all" }
             ),
         });
     }
