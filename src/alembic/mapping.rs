@@ -11,6 +11,8 @@
 //! The entries are Alembic's chain, base first: a head stands for its own entry and every one
 //! before it. `--write-mapping` writes a starting point ([`render`]) for the user to review.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 
 use super::scripts::Revision;
@@ -190,6 +192,49 @@ pub(crate) fn applied<'f>(
         }
     }
     (wanted, problems)
+}
+
+/// The mapping against Alembic's history (its scripts in `dir`): the entries up to `head` must
+/// be exactly the revisions the head stands for (`ancestors`, itself included), since those
+/// are the ones Alembic applied; every difference is a problem.
+pub(crate) fn against_history(
+    entries: &[Entry],
+    head: &str,
+    (revisions, ancestors): (&[Revision], &HashSet<String>),
+    (shown, dir): (&str, &str),
+) -> Vec<String> {
+    let Some(pos) = entries.iter().position(|e| e.alembic == head) else {
+        return Vec::new(); // already a problem of its own
+    };
+    let mut problems = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let stands_for = ancestors.contains(&e.alembic);
+        if i < pos && !stands_for {
+            problems.push(format!(
+                "{shown}:{}: revision {} comes before head {head} in the mapping, but by the \
+                 scripts in {dir} the head does not stand for it: Alembic has not applied it \
+                 here (bring the database to a revision after it, or fix the mapping's order)",
+                e.line, e.alembic
+            ));
+        } else if i > pos && stands_for {
+            problems.push(format!(
+                "{shown}:{}: revision {} comes after head {head} in the mapping, but by the \
+                 scripts in {dir} Alembic applied it before the head: list the entries in \
+                 Alembic's order",
+                e.line, e.alembic
+            ));
+        }
+    }
+    for r in revisions {
+        if ancestors.contains(&r.id) && !entries.iter().any(|e| e.alembic == r.id) {
+            problems.push(format!(
+                "revision {} ({}) was applied by Alembic before head {head} but is not in \
+                 {shown}: give it a migration and an entry",
+                r.id, r.path
+            ));
+        }
+    }
+    problems
 }
 
 /// A TOML basic string (the ids and paths are the user's: quote them properly).

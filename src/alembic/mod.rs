@@ -13,10 +13,15 @@ use std::path::Path;
 use crate::files::Paths;
 pub(crate) use scripts::Revision;
 
-/// Every revision script in `dir` (not its sub-folders, as Alembic reads a versions folder
-/// unless `recursive_version_locations` is set), as one chain, base first; or every problem.
-/// Like Alembic, `__init__.py` and editor lock files (`.#…`) are not scripts.
+/// Every revision script in `dir` as one chain, base first; or every problem.
 pub(crate) fn read_chain(dir: &Path, paths: &Paths) -> Result<Vec<Revision>, Vec<String>> {
+    scripts::chain(read_all(dir, paths)?, &paths.display(dir))
+}
+
+/// Every revision script in `dir` (not its sub-folders, as Alembic reads a versions folder
+/// unless `recursive_version_locations` is set); or every problem. Like Alembic,
+/// `__init__.py` and editor lock files (`.#…`) are not scripts.
+pub(crate) fn read_all(dir: &Path, paths: &Paths) -> Result<Vec<Revision>, Vec<String>> {
     let shown = paths.display(dir);
     let listing = std::fs::read_dir(dir).map_err(|e| {
         vec![format!(
@@ -64,5 +69,5 @@ pub(crate) fn read_chain(dir: &Path, paths: &Paths) -> Result<Vec<Revision>, Vec
     if !problems.is_empty() {
         return Err(problems);
     }
-    scripts::chain(revisions, &shown)
+    Ok(revisions)
 }

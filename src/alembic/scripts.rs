@@ -3,37 +3,32 @@
 //! a type annotation, as `alembic revision` writes them), found by line matching outside
 //! triple-quoted strings. The scripts then form the chain, base first.
 //!
-//! Only a straight chain is read: a merge (`down_revision` a tuple of several revisions), a
-//! branch (two revisions revising the same one) or several bases are reported, naming the file,
-//! since no single order of them is the one the user wants; such a mapping is written by hand.
+//! `--write-mapping` reads only a straight chain: a merge (`down_revision` a tuple of several
+//! revisions), a branch (two revisions revising the same one) or several bases are reported,
+//! naming the file, since no single order of them is the one the user wants; such a mapping is
+//! written by hand. The import reads merges too: [`ancestors`] says which revisions a head
+//! stands for, whatever the shape of the history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One revision script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Revision {
     pub(crate) id: String,
-    /// The revision it revises; None for the base.
-    pub(crate) down: Option<String>,
+    /// The revisions it revises: none for a base, several for a merge.
+    pub(crate) downs: Vec<String>,
     /// The script's path as shown in messages.
     pub(crate) path: String,
     /// The line of its `revision =` assignment.
     pub(crate) line: usize,
+    /// The line of its `down_revision =` assignment.
+    pub(crate) down_line: usize,
     /// The first line of its docstring (`alembic revision -m` puts the message there).
     pub(crate) title: String,
 }
 
-/// What a `down_revision` assignment says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Down {
-    None,
-    One(String),
-    /// A merge: several revisions.
-    Many(Vec<String>),
-}
-
 /// The script's module-level `revision` and `down_revision` assignments: (line, value) of each.
-type Assigned = (Option<(usize, String)>, Option<(usize, Down)>);
+type Assigned = (Option<(usize, String)>, Option<(usize, Vec<String>)>);
 
 /// Finds the two assignments, outside triple-quoted strings and at column 0 (module level).
 fn assignments(path: &str, text: &str) -> Result<Assigned, String> {
@@ -74,7 +69,7 @@ fn assignments(path: &str, text: &str) -> Result<Assigned, String> {
             let bad = || format!("{path}:{n}: `{name} = {value}` is not a quoted revision id");
             match (down_value(&value), is_down) {
                 (Some(d), true) => down = Some((n, d)),
-                (Some(Down::One(id)), false) => revision = Some((n, id)),
+                (Some(mut ids), false) if ids.len() == 1 => revision = Some((n, ids.remove(0))),
                 (_, true) => return Err(format!("{}, None or a tuple of them", bad())),
                 (_, false) => return Err(bad()),
             }
@@ -97,23 +92,12 @@ pub(crate) fn parse(path: &str, text: &str) -> Result<Revision, String> {
             "{path}: no `down_revision = …` line: not an Alembic revision script"
         ));
     };
-    let down = match down {
-        Down::None => None,
-        Down::One(d) => Some(d),
-        Down::Many(ds) => {
-            return Err(format!(
-                "{path}:{down_line}: revision {id} merges {}: merges are not supported by \
-                 --write-mapping; write the mapping by hand, every revision once, in the order \
-                 dbtool should run them",
-                ds.join(", ")
-            ));
-        }
-    };
     Ok(Revision {
         id,
-        down,
+        downs: down,
         path: path.to_owned(),
         line,
+        down_line,
         title: title(text),
     })
 }
@@ -154,11 +138,11 @@ fn closes(value: &str) -> bool {
     value.trim_end().ends_with([')', ']'])
 }
 
-/// `None`, `"id"` / `'id'`, or a tuple or list of them.
-fn down_value(value: &str) -> Option<Down> {
+/// `None` (no revision), `"id"` / `'id'`, or a tuple or list of them.
+fn down_value(value: &str) -> Option<Vec<String>> {
     let value = value.trim();
     if value == "None" {
-        return Some(Down::None);
+        return Some(Vec::new());
     }
     if let Some(inner) = value
         .strip_prefix('(')
@@ -171,14 +155,9 @@ fn down_value(value: &str) -> Option<Down> {
             .filter(|s| !s.is_empty())
             .map(|s| quoted(s).map(str::to_owned))
             .collect();
-        let mut ids = ids?;
-        return Some(match ids.len() {
-            0 => Down::None,
-            1 => Down::One(ids.remove(0)),
-            _ => Down::Many(ids),
-        });
+        return ids;
     }
-    quoted(value).map(|s| Down::One(s.to_owned()))
+    quoted(value).map(|s| vec![s.to_owned()])
 }
 
 /// The text of a simple quoted string (no escapes: revision ids have none).
@@ -206,18 +185,15 @@ fn title(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The revisions as one chain, base first; every problem otherwise (duplicates, a
-/// `down_revision` naming no revision, several bases, a branch, a revision not reached from the
-/// base).
-pub(crate) fn chain(revisions: Vec<Revision>, dir: &str) -> Result<Vec<Revision>, Vec<String>> {
+/// Every revision by id, and the problems of their links: an id twice, a `down_revision`
+/// naming no revision.
+fn links<'r>(
+    revisions: &'r [Revision],
+    dir: &str,
+) -> (HashMap<&'r str, &'r Revision>, Vec<String>) {
     let mut problems = Vec::new();
-    if revisions.is_empty() {
-        return Err(vec![format!(
-            "{dir}: no Alembic revision scripts (*.py) here"
-        )]);
-    }
     let mut by_id: HashMap<&str, &Revision> = HashMap::new();
-    for r in &revisions {
+    for r in revisions {
         if let Some(first) = by_id.insert(&r.id, r) {
             problems.push(format!(
                 "{}:{}: revision {} is also {}:{}",
@@ -225,41 +201,99 @@ pub(crate) fn chain(revisions: Vec<Revision>, dir: &str) -> Result<Vec<Revision>
             ));
         }
     }
-    let mut children: HashMap<Option<&str>, Vec<&Revision>> = HashMap::new();
-    for r in &revisions {
-        if let Some(d) = &r.down
-            && !by_id.contains_key(d.as_str())
-        {
+    for r in revisions {
+        for d in r.downs.iter().filter(|d| !by_id.contains_key(d.as_str())) {
             problems.push(format!(
-                "{}: revision {} revises {d}, which no script in {dir} is",
-                r.path, r.id
+                "{}:{}: revision {} revises {d}, which no script in {dir} is",
+                r.path, r.down_line, r.id
             ));
         }
-        children.entry(r.down.as_deref()).or_default().push(r);
     }
+    (by_id, problems)
+}
+
+/// The revisions `head` stands for: itself and every revision it revises, through merges.
+pub(crate) fn ancestors(
+    revisions: &[Revision],
+    head: &str,
+    dir: &str,
+) -> Result<HashSet<String>, Vec<String>> {
+    let (by_id, problems) = links(revisions, dir);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if !by_id.contains_key(head) {
+        return Err(vec![format!("head revision {head} is no script in {dir}")]);
+    }
+    let mut seen = HashSet::new();
+    let mut todo = vec![head];
+    while let Some(id) = todo.pop() {
+        if seen.insert(id.to_owned())
+            && let Some(r) = by_id.get(id)
+        {
+            todo.extend(r.downs.iter().map(String::as_str));
+        }
+    }
+    Ok(seen)
+}
+
+/// What keeps the revisions from being one chain (`children` by parent, None for bases).
+fn forks(children: &HashMap<Option<&str>, Vec<&Revision>>) -> Vec<String> {
+    let by_hand = "write the mapping by hand, every revision once, in the order dbtool should run \
+                   them";
     let mut forks: Vec<_> = children.iter().filter(|(_, c)| c.len() > 1).collect();
     forks.sort_by_key(|(parent, _)| *parent);
-    for (parent, kids) in forks {
-        let named: Vec<String> = kids
-            .iter()
-            .map(|k| format!("{} ({})", k.id, k.path))
-            .collect();
-        problems.push(match parent {
-            None => format!(
-                "several bases (down_revision = None): {}; branches are not supported by \
-                 --write-mapping: write the mapping by hand, every revision once, in the order \
-                 dbtool should run them",
-                named.join(", ")
-            ),
-            Some(p) => format!(
-                "a branch: {} {} revise {p}; branches are not supported by --write-mapping: \
-                 write the mapping by hand, every revision once, in the order dbtool should run \
-                 them",
-                named.join(", "),
-                if kids.len() == 2 { "both" } else { "all" }
-            ),
-        });
+    forks
+        .into_iter()
+        .map(|(parent, kids)| {
+            let named: Vec<String> = kids
+                .iter()
+                .map(|k| format!("{} ({})", k.id, k.path))
+                .collect();
+            let which = if kids.len() == 2 { "both" } else { "all" };
+            match parent {
+                None => format!(
+                    "several bases (down_revision = None): {}; branches are not supported by \
+                     --write-mapping: {by_hand}",
+                    named.join(", ")
+                ),
+                Some(p) => format!(
+                    "a branch: {} {which} revise {p}; branches are not supported by \
+                     --write-mapping: {by_hand}",
+                    named.join(", ")
+                ),
+            }
+        })
+        .collect()
+}
+
+/// The revisions as one chain, base first; every problem otherwise (duplicates, a
+/// `down_revision` naming no revision, a merge, several bases, a branch, a revision not reached
+/// from the base).
+pub(crate) fn chain(revisions: Vec<Revision>, dir: &str) -> Result<Vec<Revision>, Vec<String>> {
+    if revisions.is_empty() {
+        return Err(vec![format!(
+            "{dir}: no Alembic revision scripts (*.py) here"
+        )]);
     }
+    let (_, mut problems) = links(&revisions, dir);
+    let mut children: HashMap<Option<&str>, Vec<&Revision>> = HashMap::new();
+    for r in &revisions {
+        match r.downs.as_slice() {
+            [] => children.entry(None).or_default().push(r),
+            [d] => children.entry(Some(d.as_str())).or_default().push(r),
+            many => problems.push(format!(
+                "{}:{}: revision {} merges {}: merges are not supported by --write-mapping; \
+                 write the mapping by hand, every revision once, in the order dbtool should \
+                 run them",
+                r.path,
+                r.down_line,
+                r.id,
+                many.join(", ")
+            )),
+        }
+    }
+    problems.extend(forks(&children));
     if !problems.is_empty() {
         return Err(problems);
     }

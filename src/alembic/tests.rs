@@ -20,11 +20,16 @@ fn annotated(id: &str, down: &str, title: &str) -> String {
 }
 
 fn rev(id: &str, down: Option<&str>) -> Revision {
+    merge(id, down.as_slice())
+}
+
+fn merge(id: &str, downs: &[&str]) -> Revision {
     Revision {
         id: id.into(),
-        down: down.map(Into::into),
+        downs: downs.iter().map(|d| (*d).to_owned()).collect(),
         path: format!("v/{id}.py"),
         line: 3,
+        down_line: 4,
         title: String::new(),
     }
 }
@@ -46,23 +51,32 @@ fn file(version: &str) -> MigrationFile {
 #[test]
 fn scripts_are_read_in_the_annotated_and_the_plain_form() {
     let r = scripts::parse("v/a.py", &annotated("ae1027a6acf", "None", "create a")).unwrap();
-    assert_eq!((r.id.as_str(), r.down, r.line), ("ae1027a6acf", None, 15));
+    assert_eq!(
+        (r.id.as_str(), r.downs.len(), r.line),
+        ("ae1027a6acf", 0, 15)
+    );
     assert_eq!(r.title, "create a");
     let r = scripts::parse("v/b.py", &annotated("27c6a30d7c24", "'ae1027a6acf'", "b")).unwrap();
-    assert_eq!(r.down.as_deref(), Some("ae1027a6acf"));
+    assert_eq!(
+        (r.downs.as_slice(), r.down_line),
+        (&["ae1027a6acf".to_owned()][..], 16)
+    );
     // Alembic before 1.13: no annotations, double quotes, a trailing comment.
     let plain = "\"\"\"add b\"\"\"\nrevision = \"b2\"  # the id\ndown_revision = \"a1\"\n";
     let r = scripts::parse("v/b2.py", plain).unwrap();
+    assert_eq!((r.id.as_str(), r.line), ("b2", 2));
     assert_eq!(
-        (r.id.as_str(), r.down.as_deref(), r.line),
-        ("b2", Some("a1"), 2)
+        (r.downs, r.title),
+        (vec!["a1".to_owned()], "add b".to_owned())
     );
-    assert_eq!(r.title, "add b");
-    // A one-revision tuple is that revision, not a merge.
+    // A one-revision tuple is that revision, not a merge; a merge's tuple may span lines.
     let one = "revision = 'c'\ndown_revision = ('b',)\n";
+    assert_eq!(scripts::parse("c.py", one).unwrap().downs, ["b"]);
+    let two = "revision = 'm'\ndown_revision = (\n    'a',  # left\n    'b',\n)\n";
+    let r = scripts::parse("m.py", two).unwrap();
     assert_eq!(
-        scripts::parse("c.py", one).unwrap().down.as_deref(),
-        Some("b")
+        (r.downs, r.down_line),
+        (vec!["a".to_owned(), "b".to_owned()], 2)
     );
 }
 
@@ -77,14 +91,6 @@ fn assignments_in_docstrings_or_functions_are_not_the_scripts_own() {
 #[test]
 fn what_is_not_a_plain_revision_script_is_named_with_file_and_line() {
     let cases = [
-        (
-            "revision = 'm'\ndown_revision = ('a', 'b')\n",
-            "v/m.py:2: revision m merges a, b: merges are not supported",
-        ),
-        (
-            "revision = 'm'\ndown_revision = (\n    'a',  # left\n    'b',\n)\n",
-            "v/m.py:2: revision m merges a, b",
-        ),
         (
             "down_revision = None\n",
             "v/m.py: no `revision = \"…\"` line",
@@ -126,6 +132,7 @@ fn branches_bases_and_broken_links_are_every_one_reported() {
             rev("z", None),
             rev("d", Some("gone")),
             rev("b", Some("a")),
+            merge("m", &["b", "c"]),
         ],
         "v",
     )
@@ -133,7 +140,8 @@ fn branches_bases_and_broken_links_are_every_one_reported() {
     let all = problems.join("\n");
     for expected in [
         "v/b.py:3: revision b is also v/b.py:3",
-        "v/d.py: revision d revises gone, which no script in v is",
+        "v/d.py:4: revision d revises gone, which no script in v is",
+        "v/m.py:4: revision m merges b, c: merges are not supported by --write-mapping",
         "several bases (down_revision = None): a (v/a.py), z (v/z.py)",
         "a branch: b (v/b.py), c (v/c.py), b (v/b.py) all revise a",
     ] {
@@ -293,4 +301,66 @@ fn the_written_mapping_pairs_in_order_and_reads_back() {
     assert!(text.contains("# [[revision]]\n# alembic = \"c3\"  # v/c3.py\n# version = \"\"\n"));
     let text = mapping::render(&chain[..1], &[file("1"), file("2")], "v");
     assert!(text.contains("#   db/migrations/2_m.up.sql\n"), "{text}");
+}
+
+#[test]
+fn a_head_stands_for_every_revision_it_revises_through_merges() {
+    // a - b - c - m (the merge of c and s), and a - s
+    let history = [
+        rev("a", None),
+        rev("b", Some("a")),
+        rev("c", Some("b")),
+        rev("s", Some("a")),
+        merge("m", &["c", "s"]),
+    ];
+    let of = |head: &str| {
+        let mut v: Vec<String> = scripts::ancestors(&history, head, "v")
+            .unwrap()
+            .into_iter()
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(of("m"), ["a", "b", "c", "m", "s"]);
+    assert_eq!(of("s"), ["a", "s"]);
+    assert!(scripts::ancestors(&history, "zz", "v").unwrap_err()[0].contains("zz is no script"));
+    // That history linearised by hand: right at the merge and at c, wrong at s.
+    let map = [
+        entry("a", "1", 1),
+        entry("b", "2", 4),
+        entry("c", "3", 7),
+        entry("s", "4", 10),
+        entry("m", "5", 13),
+    ];
+    let at = |map: &[Entry], head: &str| {
+        let ancestors = scripts::ancestors(&history, head, "v").unwrap();
+        mapping::against_history(map, head, (&history, &ancestors), ("m.toml", "v")).join("\n")
+    };
+    assert_eq!(at(&map, "m"), "");
+    assert_eq!(at(&map, "c"), "");
+    let problems = at(&map, "s");
+    for expected in [
+        "m.toml:4: revision b comes before head s in the mapping, but by the scripts in v the \
+         head does not stand for it",
+        "m.toml:7: revision c comes before head s",
+    ] {
+        assert!(problems.contains(expected), "{expected:?} in\n{problems}");
+    }
+    // Out of Alembic's order; a revision the mapping lacks.
+    let swapped = [entry("a", "1", 1), entry("c", "2", 4), entry("b", "3", 7)];
+    let problems = at(&swapped, "b");
+    assert!(
+        problems.contains("m.toml:4: revision c comes before head b"),
+        "{problems}"
+    );
+    let short = [entry("a", "1", 1), entry("c", "3", 7)];
+    assert!(
+        at(&short, "c").contains(
+            "revision b (v/b.py) was applied by Alembic before head c but is not in m.toml"
+        ),
+        "{}",
+        at(&short, "c")
+    );
+    let late = [entry("a", "1", 1), entry("c", "3", 4), entry("b", "4", 7)];
+    assert!(at(&late, "c").contains("m.toml:7: revision b comes after head c"));
 }

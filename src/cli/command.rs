@@ -170,9 +170,9 @@ pub enum Command {
         /// with dbtool's migrations) to review; connects to no database
         #[arg(long, conflicts_with = "table")]
         write_mapping: bool,
-        /// Alembic: the folder of its revision scripts, for --write-mapping [default:
-        /// alembic/versions]
-        #[arg(long, value_name = "DIR", requires = "write_mapping")]
+        /// Alembic: the folder of its revision scripts, which --write-mapping pairs and the
+        /// import checks the mapping's order against [default: alembic/versions]
+        #[arg(long, value_name = "DIR")]
         alembic_dir: Option<PathBuf>,
     },
 

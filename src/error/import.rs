@@ -42,9 +42,14 @@ pub(crate) enum ImportError {
         message: String,
     },
     #[error(
-        "cannot write the mapping: Alembic's revision scripts do not form one chain:{}\n  \
-         nothing was written",
+        "{what}:{}\n  {outcome}",
         problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
     )]
-    Scripts { problems: Vec<String> },
+    Scripts {
+        /// What could not be done, and why.
+        what: &'static str,
+        problems: Vec<String>,
+        /// `nothing was written` / `nothing was recorded`.
+        outcome: &'static str,
+    },
 }

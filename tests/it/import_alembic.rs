@@ -2,15 +2,16 @@
 //! made by `alembic init`, three revisions made by `alembic revision` (their bodies filled in),
 //! `alembic upgrade` to the second against the test database (through PyMySQL), then
 //! `--write-mapping`, the import, `migrate:status` (exactly two applied) and `migrate:latest`
-//! (only the third). A mapping that disagrees with the ledger or the files is refused with
-//! every problem listed and nothing written.
+//! (only the third). A mapping that disagrees with the ledger, the files or Alembic's history
+//! (a hand-written one for a branched and merged history, on a database that has only one
+//! branch) is refused with every problem listed and nothing written. One test needs no Python:
+//! `alembic_version` by its documented layout, in a project without Alembic's scripts.
 //!
 //! Alembic and PyMySQL come from PyPI: `.ci/run` installs them into a virtualenv and points
 //! `DBTOOL_TEST_PYTHON` at it (else `python3` is used). Without them the tests fail, with how
 //! to install them; `DBTOOL_TEST_ALEMBIC=0` skips them on a developer's machine, never in CI
 //! (as `DBTOOL_TEST_MYSQL=0` does the MySQL suite in scripts/test.sh).
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::helpers::*;
@@ -63,7 +64,13 @@ fn alembic(python: &str, p: &Project, args: &[&str]) -> String {
 /// `alembic revision -m MESSAGE`, with `up` and `down` (Python statements) as the bodies of
 /// its upgrade() and downgrade(); the revision id Alembic chose.
 fn revision(python: &str, p: &Project, message: &str, up: &str, down: &str) -> String {
-    let out = alembic(python, p, &["revision", "-m", message]);
+    script(python, p, &["revision", "-m", message], (up, down))
+}
+
+/// Runs `alembic ARGS` (revision, merge), which writes a script, and fills in its bodies; the
+/// new revision's id.
+fn script(python: &str, p: &Project, args: &[&str], (up, down): (&str, &str)) -> String {
+    let out = alembic(python, p, args);
     let path = out
         .split_whitespace()
         .find(|w| w.ends_with(".py"))
@@ -96,12 +103,8 @@ fn revision(python: &str, p: &Project, message: &str, up: &str, down: &str) -> S
     id
 }
 
-/// An Alembic project in the dbtool project's folder, its three revisions (accounts by
-/// op.create_table, orders and invoices by op.execute), upgraded to the second; dbtool's three
-/// migrations of the same changes. The revision ids, base first.
-fn alembic_project(python: &str, db: &TestDb) -> (Project, [String; 3]) {
-    let p = Project::new(db);
-    alembic(python, &p, &["init", "alembic"]);
+/// Points the Alembic project's alembic.ini at `db` (through PyMySQL, on the test server).
+fn point_alembic_at(p: &Project, db: &TestDb) {
     let url = server_url().replacen("mysql://", "mysql+pymysql://", 1);
     // alembic.ini is read by configparser: a `%` (URL-escaped password) is written `%%`.
     let url = format!("{url}/{}", db.name).replace('%', "%%");
@@ -117,6 +120,15 @@ fn alembic_project(python: &str, db: &TestDb) -> (Project, [String; 3]) {
         })
         .collect();
     p.write("alembic.ini", &ini);
+}
+
+/// An Alembic project in the dbtool project's folder, its three revisions (accounts by
+/// op.create_table, orders and invoices by op.execute), upgraded to the second; dbtool's three
+/// migrations of the same changes. The revision ids, base first.
+fn alembic_project(python: &str, db: &TestDb) -> (Project, [String; 3]) {
+    let p = Project::new(db);
+    alembic(python, &p, &["init", "alembic"]);
+    point_alembic_at(&p, db);
     let a = revision(
         python,
         &p,
@@ -358,36 +370,145 @@ fn without_a_mapping_or_a_table_alembic_is_refused() {
         .stderr_has("--mapping is for `--from alembic` only");
 }
 
+/// A mapping written by hand: `[[revision]]` entries of (revision, version), in order.
+fn mapping_of(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(a, v)| format!("[[revision]]\nalembic = \"{a}\"\nversion = \"{v}\"\n\n"))
+        .collect()
+}
+
 #[test]
-fn write_mapping_refuses_alembic_branches_and_merges_naming_the_file() {
+fn a_merged_history_is_imported_by_a_hand_written_mapping_checked_against_the_scripts() {
     let Some(python) = python() else { return };
-    let db = TestDb::new();
-    let (p, [a, _, _]) = alembic_project(&python, &db);
-    // A second branch from the base, then Alembic's merge of the two heads.
-    let out = alembic(
+    let mut db = TestDb::new();
+    let (p, [a, b, c]) = alembic_project(&python, &db);
+    // A branch from the base beside b and c, then Alembic's merge of the two heads.
+    let side = script(
         &python,
         &p,
         &["revision", "-m", "side", "--head", &a, "--splice"],
+        (
+            "op.execute('CREATE TABLE side (id INT PRIMARY KEY)')",
+            "op.execute('DROP TABLE side')",
+        ),
     );
-    assert!(out.contains("side"), "{out}");
-    let out = alembic(&python, &p, &["merge", "heads", "-m", "join"]);
-    let merge = out
-        .split_whitespace()
-        .find(|w| w.ends_with(".py"))
-        .map(|w| {
-            Path::new(w)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap();
+    let merge = script(
+        &python,
+        &p,
+        &["merge", "heads", "-m", "join"],
+        ("pass", "pass"),
+    );
     let r = p
         .run(&["migrate:import", "--from", "alembic", "--write-mapping"])
         .code(2)
         .stderr_has("Alembic's revision scripts do not form one chain")
-        .stderr_has(&format!("alembic/versions/{merge}:"))
+        .stderr_has(&format!("revision {merge} merges"))
         .stderr_has("merges are not supported by --write-mapping")
+        .stderr_has(&format!("both revise {a}"))
         .stderr_has("nothing was written");
+    assert!(r.stderr.contains("alembic/versions/"), "{r}");
     assert!(!p.path().join("db/alembic-map.toml").exists(), "{r}");
+
+    p.migration(
+        "20240104000000_side",
+        "CREATE TABLE side (id INT PRIMARY KEY);\n",
+        Some("DROP TABLE side;\n"),
+    );
+    p.migration(
+        "20240105000000_join",
+        "-- Alembic's merge: no change\n",
+        None,
+    );
+    p.write(
+        "db/alembic-map.toml",
+        &mapping_of(&[
+            (&a, "20240101000000"),
+            (&b, "20240102000000"),
+            (&c, "20240103000000"),
+            (&side, "20240104000000"),
+            (&merge, "20240105000000"),
+        ]),
+    );
+    // A database where Alembic applied only the side branch: b and c come before its head in
+    // the mapping, but Alembic never ran them there.
+    let mut db2 = TestDb::new();
+    point_alembic_at(&p, &db2);
+    alembic(&python, &p, &["upgrade", &side]);
+    let r = p
+        .run(&["--url", &db2.url(), "migrate:import", "--from", "alembic"])
+        .code(3);
+    for id in [&b, &c] {
+        let expected = format!(
+            "revision {id} comes before head {side} in the mapping, but by the scripts in \
+             alembic/versions the head does not stand for it"
+        );
+        assert!(r.stderr.contains(&expected), "{expected:?}:\n{r}");
+    }
+    nothing_written(&mut db2);
+
+    // The first database, brought to the merge by Alembic: all five.
+    point_alembic_at(&p, &db);
+    alembic(&python, &p, &["upgrade", "heads"]);
+    assert_eq!(alembic_version(&mut db), [[Some(merge.clone())]]);
+    p.run(&["migrate:import", "--from", "alembic"])
+        .ok()
+        .stdout_has("Imported 5 migrations from alembic")
+        .stdout_has(&format!("20240105000000_join             revision {merge}"));
+    p.run(&["migrate:status"])
+        .ok()
+        .stdout_has("5 applied · lock free");
+}
+
+#[test]
+fn without_alembic_s_scripts_the_documented_table_is_imported_with_a_warning() {
+    // No Python needed: alembic_version by its documented layout (as Alembic 1.20 creates it),
+    // and no alembic/versions folder in the project (a deployment checkout, say).
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    for (id, table) in [
+        ("20240101000000_a", "a"),
+        ("20240102000000_b", "b"),
+        ("20240103000000_c", "c"),
+    ] {
+        p.migration(
+            id,
+            &format!("CREATE TABLE {table} (id INT PRIMARY KEY);\n"),
+            None,
+        );
+    }
+    db.server.exec("CREATE TABLE a (id INT PRIMARY KEY)");
+    db.server.exec("CREATE TABLE b (id INT PRIMARY KEY)");
+    db.server.exec(
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, \
+         CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+    );
+    db.server
+        .exec("INSERT INTO alembic_version VALUES ('2b7e0c1d9f3a')");
+    p.write(
+        "db/alembic-map.toml",
+        &mapping_of(&[
+            ("51a0e9c3b2d4", "20240101000000"),
+            ("2b7e0c1d9f3a", "20240102000000"),
+            ("c0ffee123456", "20240103000000"),
+        ]),
+    );
+    p.run(&["migrate:import", "--from", "alembic"])
+        .ok()
+        .stderr_has("no folder alembic/versions: the mapping's order is not checked")
+        .stdout_has("Imported 2 migrations from alembic");
+    p.run(&["migrate:latest"])
+        .ok()
+        .stdout_has("Applied 1 migration (batch 2)");
+    // A folder named on the command line must be there.
+    p.run(&[
+        "migrate:import",
+        "--from",
+        "alembic",
+        "--alembic-dir",
+        "nowhere",
+    ])
+    .code(2)
+    .stderr_has("cannot check the mapping against Alembic's revision scripts")
+    .stderr_has("nowhere");
 }

@@ -70,7 +70,7 @@ pub(crate) fn import(ctx: &Context, req: &Request<'_>) -> Result<u8> {
     let files = discover(ctx)?;
     // Read before connecting: a missing or broken mapping is known without the database.
     let mapping = match tool {
-        Tool::Alembic => Some(alembic::load(ctx, req.mapping)?),
+        Tool::Alembic => Some(alembic::load(ctx, req)?),
         _ => None,
     };
     block_on(async {
