@@ -45,6 +45,31 @@ if [ -n "$mysql_url" ]; then
     client=$(scripts/mysql-test-server.sh client-command 2>/dev/null) || client=""
 fi
 
+# Tools some tests drive, installed when missing (they fail, never skip, without them):
+# Percona's pt-online-schema-change (tests/online.rs) and Alembic with PyMySQL (the Alembic
+# import tests), the versions docs/ names.
+if ! command -v pt-online-schema-change >/dev/null 2>&1; then
+    say "installing percona-toolkit (pt-online-schema-change, for tests/online.rs)"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y --no-install-recommends percona-toolkit >/dev/null ||
+            { apt-get update >/dev/null && apt-get install -y --no-install-recommends percona-toolkit >/dev/null; } ||
+            die "apt-get could not install percona-toolkit"
+    else
+        die "pt-online-schema-change is not on PATH: install percona-toolkit (apt-get install percona-toolkit)"
+    fi
+fi
+if [ -z "${DBTOOL_TEST_PYTHON:-}" ]; then
+    venv="$PWD/target/ci-python"
+    if ! "$venv/bin/python" -c 'import alembic, pymysql' >/dev/null 2>&1; then
+        say "installing alembic and pymysql into $venv (the Alembic import tests)"
+        python3 -m venv "$venv" && "$venv/bin/python" -m pip install --quiet \
+            --disable-pip-version-check alembic==1.20.1 pymysql==1.2.4 ||
+            die "could not install alembic and pymysql into $venv (on Debian's python3, \
+apt-get install python3-venv first), or set DBTOOL_TEST_PYTHON to a Python that has them"
+    fi
+    export DBTOOL_TEST_PYTHON="$venv/bin/python"
+fi
+
 say "building the tests"
 cargo test --no-run --quiet
 

@@ -9,6 +9,7 @@
 //! `rows` is the ledger's data shared by `plan` and `db`, `commands` glue them per command,
 //! `report` prints results and `output` sets up stderr.
 
+pub(crate) mod alembic;
 mod child;
 pub mod cli;
 pub(crate) mod commands;
@@ -185,7 +186,20 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
             from,
             table,
             dry_run,
-        } => commands::import::import(ctx, *from, table.as_deref(), *dry_run),
+            mapping,
+            write_mapping,
+            alembic_dir,
+        } => commands::import::import(
+            ctx,
+            &commands::import::Request {
+                from: *from,
+                table: table.as_deref(),
+                dry_run: *dry_run,
+                mapping: mapping.as_deref(),
+                write_mapping: *write_mapping,
+                alembic_dir: alembic_dir.as_deref(),
+            },
+        ),
         Command::MigrateBaseline { to, check, dry_run } => {
             commands::baseline::baseline(ctx, to, *check, *dry_run)
         }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::FleetArgs;
+use super::{FleetArgs, ImportFrom};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -153,19 +153,33 @@ pub enum Command {
         name = "migrate:import",
         after_help = "Examples:\n  \
                       dbtool migrate:import --from flyway --dry-run\n  \
-                      dbtool migrate:import --from knex --table knex_migrations"
+                      dbtool migrate:import --from knex --table knex_migrations\n  \
+                      dbtool migrate:import --from alembic --write-mapping   # then review it\n  \
+                      dbtool migrate:import --from alembic --dry-run"
     )]
     MigrateImport {
         /// The tool whose ledger to read
         #[arg(long, value_enum)]
         from: ImportFrom,
         /// Its ledger table, when not the tool's default (knex_migrations,
-        /// flyway_schema_history, schema_migrations, _sqlx_migrations)
+        /// flyway_schema_history, schema_migrations, _sqlx_migrations, alembic_version)
         #[arg(long, value_name = "NAME")]
         table: Option<String>,
-        /// Show what would be recorded, and record nothing
+        /// Show what would be recorded (or, with --write-mapping, written), and change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Alembic: the file saying which dbtool migration each revision is [default:
+        /// alembic-map.toml beside the migrations folder]
+        #[arg(long, value_name = "FILE")]
+        mapping: Option<PathBuf>,
+        /// Alembic: write a starting point for the mapping (the revision chain paired in order
+        /// with dbtool's migrations) to review; connects to no database
+        #[arg(long, conflicts_with = "table")]
+        write_mapping: bool,
+        /// Alembic: the folder of its revision scripts, which --write-mapping pairs and the
+        /// import checks the mapping's order against [default: alembic/versions]
+        #[arg(long, value_name = "DIR")]
+        alembic_dir: Option<PathBuf>,
     },
 
     /// Compare the live schema with the snapshot of the last run that changed it; exit 3 on
@@ -350,15 +364,4 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         timeout: u64,
     },
-}
-
-/// The tools `migrate:import` reads the ledgers of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ImportFrom {
-    Knex,
-    Flyway,
-    #[value(name = "golang-migrate")]
-    GolangMigrate,
-    Dbmate,
-    Sqlx,
 }

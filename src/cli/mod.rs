@@ -11,7 +11,7 @@ use clap::{Args, Parser};
 
 mod command;
 mod fleet;
-pub use command::{Command, ImportFrom};
+pub use command::Command;
 pub use fleet::{DEFAULT_PARALLEL, FleetArgs, OnError};
 
 const ABOUT: &str = "Fast, safe MySQL/MariaDB migrations and seeds from plain SQL files";
@@ -103,6 +103,18 @@ pub struct Global {
 
 mod usage;
 pub use usage::{completions, man, usage_error};
+
+/// The tools `migrate:import` reads the ledgers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFrom {
+    Knex,
+    Flyway,
+    #[value(name = "golang-migrate")]
+    GolangMigrate,
+    Dbmate,
+    Sqlx,
+    Alembic,
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Reading the ledger tables of the tools teams come from (migrate:import), by their documented
-//! layouts. dbtool only reads them; it never writes or drops them.
+//! layouts (Alembic's `alembic_version`: one `version_num` row per head). dbtool only reads
+//! them; it never writes or drops them.
 
 use mysql_async::prelude::Queryable;
 
@@ -14,6 +15,7 @@ pub(crate) enum Tool {
     GolangMigrate,
     Dbmate,
     Sqlx,
+    Alembic,
 }
 
 impl Tool {
@@ -24,6 +26,7 @@ impl Tool {
             Tool::GolangMigrate => "golang-migrate",
             Tool::Dbmate => "dbmate",
             Tool::Sqlx => "sqlx",
+            Tool::Alembic => "alembic",
         }
     }
 
@@ -34,6 +37,7 @@ impl Tool {
             Tool::Flyway => "flyway_schema_history",
             Tool::GolangMigrate | Tool::Dbmate => "schema_migrations",
             Tool::Sqlx => "_sqlx_migrations",
+            Tool::Alembic => "alembic_version",
         }
     }
 
@@ -49,6 +53,7 @@ impl Tool {
             Tool::GolangMigrate => (&["version", "dirty"], None),
             Tool::Dbmate => (&["version"], Some(("dirty", false))),
             Tool::Sqlx => (&["version", "description", "success"], None),
+            Tool::Alembic => (&["version_num"], None),
         }
     }
 
@@ -77,6 +82,11 @@ impl Tool {
                 "SELECT CAST(version AS CHAR), description, CAST(success AS SIGNED), 0 FROM {t} \
                  ORDER BY version"
             ),
+            // One row per head revision: not history (that is in Alembic's scripts, and the
+            // mapping file says which migrations a head stands for).
+            Tool::Alembic => {
+                format!("SELECT version_num, version_num, 1, 0 FROM {t} ORDER BY version_num")
+            }
         }
     }
 }

@@ -19,9 +19,11 @@ use crate::plan::PlanError;
 use crate::rows::LedgerError;
 use crate::sql::SplitError;
 
+mod import;
 mod ledger;
 mod statement;
 
+pub(crate) use import::ImportError;
 pub(crate) use ledger::{LedgerCause, LedgerWriteFailure};
 pub(crate) use statement::{FailureContext, LockWaited, StatementFailure};
 
@@ -122,35 +124,6 @@ pub(crate) enum SchemaError {
         line: u64,
         number: u32,
         error: crate::db::DbError,
-    },
-}
-
-/// Why migrate:import recorded nothing.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ImportError {
-    #[error(
-        "no table {table} in this database: nothing to import from {tool} (give its ledger with \
-         --table NAME)"
-    )]
-    NoTable { tool: &'static str, table: String },
-    #[error(
-        "{table} is not {tool}'s ledger: {problem}\n  nothing was recorded{}",
-        hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
-    )]
-    NotItsTable {
-        tool: &'static str,
-        table: String,
-        problem: String,
-        hint: Option<String>,
-    },
-    #[error(
-        "cannot import from {tool}: its ledger and dbtool's files disagree:{}\n  nothing was \
-         recorded, and {tool}'s table was not changed",
-        problems.iter().map(|p| format!("\n  {p}")).collect::<String>()
-    )]
-    Disagree {
-        tool: &'static str,
-        problems: Vec<String>,
     },
 }
 
@@ -297,7 +270,14 @@ impl Error {
             Error::Plan(e) => e.exit_code(),
             Error::Baseline(BaselineError::UnknownVersion { .. }) => 2,
             Error::Baseline(_) => 3,
-            Error::Import(ImportError::NoTable { .. } | ImportError::NotItsTable { .. }) => 2,
+            Error::Import(
+                ImportError::NoTable { .. }
+                | ImportError::NotItsTable { .. }
+                | ImportError::AlembicOnly { .. }
+                | ImportError::NoMapping { .. }
+                | ImportError::Mapping { .. }
+                | ImportError::Scripts { .. },
+            ) => 2,
             Error::Import(_) => 3,
             Error::Schema(SchemaError::NotEmpty { .. }) => 3,
             Error::Schema(SchemaError::LoadFailed { .. }) => 1,

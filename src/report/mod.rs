@@ -5,6 +5,7 @@
 //! documented in docs/JSON.md) and `Display` (its text). Commands build them; this module
 //! depends on nothing above it.
 
+mod import;
 mod lint;
 mod migrate;
 mod schema;
@@ -17,10 +18,10 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+pub(crate) use import::{ImportOut, ImportedOut, MappingOut, PairOut};
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
-    BaselineOut, DoneOut, DryRun, DryStatement, DryStep, ImportOut, ImportedOut, RepairItem,
-    Repaired, Resolved, RunOut,
+    BaselineOut, DoneOut, DryRun, DryStatement, DryStep, RepairItem, Repaired, Resolved, RunOut,
 };
 pub(crate) use schema::{DriftOut, SchemaOut};
 pub(crate) use seed::{SeedRunLine, SeedRunOut, SeedStatusLine, SeedStatusOut};

@@ -10,6 +10,7 @@ mod faults;
 mod fleet;
 mod helpers;
 mod import;
+mod import_alembic;
 mod isolation;
 mod ledger;
 mod library;

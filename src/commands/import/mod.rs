@@ -4,6 +4,13 @@
 //! it. Every disagreement (an entry with no file, a failed or dirty entry, a version dbtool
 //! cannot read, a migration dbtool's ledger has as failed) is listed, and then nothing is
 //! recorded.
+//!
+//! Alembic's table holds only its head revision ids: a mapping file (module `alembic`) says
+//! which migration each revision is, and a head stands for its entry and every one before it.
+
+mod alembic;
+
+use std::path::Path;
 
 use crate::cli::ImportFrom;
 use crate::commands::Context;
@@ -18,59 +25,93 @@ use crate::files::{MigrationFile, Version};
 use crate::report::{ImportOut, ImportedOut};
 use crate::rows::{Action, RowState};
 
-pub(crate) fn import(
-    ctx: &Context,
-    from: ImportFrom,
-    table: Option<&str>,
-    dry_run: bool,
-) -> Result<u8> {
-    if !dry_run {
-        guard(ctx, "migrate:import")?;
-    }
-    let tool = match from {
+/// What `migrate:import` was asked.
+pub(crate) struct Request<'a> {
+    pub(crate) from: ImportFrom,
+    pub(crate) table: Option<&'a str>,
+    pub(crate) dry_run: bool,
+    /// Alembic's mapping file, when not the default one.
+    pub(crate) mapping: Option<&'a Path>,
+    pub(crate) write_mapping: bool,
+    pub(crate) alembic_dir: Option<&'a Path>,
+}
+
+pub(crate) fn import(ctx: &Context, req: &Request<'_>) -> Result<u8> {
+    let tool = match req.from {
         ImportFrom::Knex => Tool::Knex,
         ImportFrom::Flyway => Tool::Flyway,
         ImportFrom::GolangMigrate => Tool::GolangMigrate,
         ImportFrom::Dbmate => Tool::Dbmate,
         ImportFrom::Sqlx => Tool::Sqlx,
+        ImportFrom::Alembic => Tool::Alembic,
     };
-    let table = Ident::table(table.unwrap_or(tool.default_table())).map_err(|e| {
+    if tool != Tool::Alembic {
+        let given = [
+            ("--mapping", req.mapping.is_some()),
+            ("--write-mapping", req.write_mapping),
+            ("--alembic-dir", req.alembic_dir.is_some()),
+        ];
+        if let Some((flag, _)) = given.into_iter().find(|(_, g)| *g) {
+            return Err(ImportError::AlembicOnly { flag }.into());
+        }
+    }
+    if req.write_mapping {
+        return alembic::write_mapping(ctx, req);
+    }
+    if !req.dry_run {
+        guard(ctx, "migrate:import")?;
+    }
+    let table = Ident::table(req.table.unwrap_or(tool.default_table())).map_err(|e| {
         Error::Config(crate::config::ConfigError::Invalid {
             at: "--table".into(),
             problem: e.to_string(),
         })
     })?;
     let files = discover(ctx)?;
+    // Read before connecting: a missing or broken mapping is known without the database.
+    let mapping = match tool {
+        Tool::Alembic => Some(alembic::load(ctx, req)?),
+        _ => None,
+    };
     block_on(async {
         let mut s = Session::open(ctx).await?;
-        let result = import_in(ctx, &mut s, &files, (tool, &table), dry_run).await;
+        let source = Source {
+            tool,
+            table: &table,
+            mapping: mapping.as_ref(),
+        };
+        let result = import_in(ctx, &mut s, &files, &source, req.dry_run).await;
         s.close().await;
         result
     })
+}
+
+/// Where the imported entries come from: the tool, its table and (Alembic) the mapping.
+struct Source<'a> {
+    tool: Tool,
+    table: &'a Ident,
+    mapping: Option<&'a alembic::Mapping>,
 }
 
 async fn import_in(
     ctx: &Context,
     s: &mut Session,
     files: &[MigrationFile],
-    (tool, table): (Tool, &Ident),
+    source: &Source<'_>,
     dry_run: bool,
 ) -> Result<u8> {
+    let (tool, table) = (source.tool, source.table);
     if !dry_run {
         s.lock(ctx, "migrate:import").await?;
     }
-    check_layout(s, tool, table).await?;
-    let entries = foreign::entries(&mut s.db, tool, table)
-        .await
-        .map_err(|e| Error::db("reading the other tool's ledger", e))?
-        .ok_or_else(|| ImportError::NoTable {
-            tool: tool.name(),
-            table: table.to_string(),
-        })?;
+    let entries = read_entries(s, tool, table).await?;
     let rows = ledger::read_migrations(&mut s.db, &s.tables)
         .await?
         .unwrap_or_default();
-    let (wanted, mut problems) = matched(tool, &entries, files);
+    let (wanted, mut problems) = match source.mapping {
+        Some(m) => m.applied(&entries, files, &table.to_string()),
+        None => matched(tool, &entries, files),
+    };
     let mut todo = Vec::new();
     let mut already = 0;
     for (f, label) in wanted {
@@ -127,6 +168,18 @@ async fn import_in(
         already_applied: already,
     });
     Ok(0)
+}
+
+/// The entries of the tool's table, once its layout is the tool's.
+async fn read_entries(s: &mut Session, tool: Tool, table: &Ident) -> Result<Vec<Entry>> {
+    check_layout(s, tool, table).await?;
+    Ok(foreign::entries(&mut s.db, tool, table)
+        .await
+        .map_err(|e| Error::db("reading the other tool's ledger", e))?
+        .ok_or_else(|| ImportError::NoTable {
+            tool: tool.name(),
+            table: table.to_string(),
+        })?)
 }
 
 /// Refuses a table that is not laid out as the tool's (golang-migrate and dbmate share the name
