@@ -11,7 +11,7 @@ export DBTOOL_TEST_URL ?= mysql://root@127.0.0.1:3306
 COMPOSE_DBTOOL = DATABASE_URL= $(DBTOOL)
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo demo-compose test test-mariadb mysql-start mysql-stop man install migrate rollback seed status reliability \
+.PHONY: help build demo demo-compose bench-online bench-fleet test test-mariadb mysql-start mysql-stop man install migrate rollback seed status reliability \
         new-migration new-seed name-given db-up db-down lint fmt bench ci
 
 help: ## List the targets
@@ -111,6 +111,13 @@ lint: ## Check formatting, clippy warnings, docs, and the size rules of STYLE.md
 
 fmt: ## Format the code
 	cargo fmt --all
+
+bench-online: ## The online ALTER against a direct COPY ALTER of a 1M-row table, beside a writer (both servers when DBTOOL_TEST_MYSQL_URL is set)
+	cargo test --release --test online measure -- --ignored --nocapture --test-threads 1
+	if [ -n "$${DBTOOL_TEST_MYSQL_URL:-}" ]; then DBTOOL_TEST_URL=$$DBTOOL_TEST_MYSQL_URL cargo test --release --test online measure -- --ignored --nocapture --test-threads 1; fi
+
+bench-fleet: ## A fleet of 200 databases at --parallel 1, 4, 8, 16 against a shell loop (bench/fleet.sh)
+	./bench/fleet.sh
 
 bench: ## Run the benchmarks (bench/run.sh)
 	@if [ -e bench/run.sh ]; then \

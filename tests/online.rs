@@ -303,3 +303,46 @@ fn gh_ost_is_refused_naming_the_precondition_that_fails() {
     );
     assert_eq!(db.ledger()[0].1, "failed");
 }
+
+/// A figure, not a check (`make bench-online`): the same ALTER of the same table, online and
+/// as a direct COPY, each beside the writer; the time and the writer's longest stall of each.
+#[test]
+#[ignore = "a measurement: make bench-online"]
+fn measure_online_against_a_direct_copy() {
+    require_pt_osc();
+    let rows: u64 = std::env::var("DBTOOL_ONLINE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    for (how, mark, extra) in [
+        ("online (pt-online-schema-change)", "-- dbtool:online\n", ""),
+        ("direct COPY", "", ", ALGORITHM=COPY"),
+    ] {
+        let mut db = TestDb::new();
+        let n = big_table(&mut db, rows);
+        let p = Project::new(&db);
+        p.migration(
+            "1_widen",
+            &format!("{mark}ALTER TABLE big MODIFY v BIGINT NOT NULL{extra};\n"),
+            None,
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let w = writer(db.name.clone(), stop.clone());
+        wait_until("the writer to write", Duration::from_secs(30), || {
+            db.server.count("SELECT COUNT(*) FROM big WHERE pad = 'writer'") > 0
+        });
+        let started = Instant::now();
+        let run = p.run(&["migrate:latest"]);
+        let took = started.elapsed();
+        stop.store(true, Ordering::SeqCst);
+        let w = w.join().unwrap();
+        run.ok();
+        assert_eq!(fingerprint(&mut db, "big"), fingerprint(&mut db, "mirror"));
+        println!(
+            "{how}: {n} rows in {:.1} s; the writer's longest stall {} ms ({} changes)",
+            took.as_secs_f64(),
+            w.longest.as_millis(),
+            w.ops
+        );
+    }
+}
