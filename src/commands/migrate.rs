@@ -286,10 +286,12 @@ fn dry_run_out(plan: &Plan, steps: &[Prepared]) -> DryRun {
                         line: s.line,
                         sql: s.sql().to_owned(),
                         delimited: !s.default_delimiter,
+                        explain: None,
                     })
                     .collect(),
                 describe: runner::describe(p),
             })
             .collect(),
+        explain: None,
     }
 }

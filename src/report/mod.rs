@@ -5,6 +5,7 @@
 //! documented in docs/JSON.md) and `Display` (its text). Commands build them; this module
 //! depends on nothing above it.
 
+mod explain;
 mod lint;
 mod migrate;
 mod schema;
@@ -17,6 +18,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+pub(crate) use explain::{Explain, ExplainRun, Target, Took};
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{
     BaselineOut, DoneOut, DryRun, DryStatement, DryStep, ImportOut, ImportedOut, RepairItem,
