@@ -118,12 +118,26 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateCurrentVersion => inspect::current_version(ctx),
         Command::MigrateMake { name } => scaffold::migrate_make(ctx, name).map(|()| 0),
         Command::SeedMake { name } => scaffold::seed_make(ctx, name).map(|()| 0),
-        Command::MigrateLatest { to, dry_run } => {
-            migrate::migrate(ctx, migrate::latest_request(to.as_deref())?, *dry_run)
-        }
-        Command::MigrateUp { target, dry_run } => {
-            migrate::migrate(ctx, migrate::up_request(target.as_deref())?, *dry_run)
-        }
+        Command::MigrateLatest {
+            to,
+            dry_run,
+            explain,
+        } => migrate::migrate_explained(
+            ctx,
+            migrate::latest_request(to.as_deref())?,
+            *dry_run,
+            *explain,
+        ),
+        Command::MigrateUp {
+            target,
+            dry_run,
+            explain,
+        } => migrate::migrate_explained(
+            ctx,
+            migrate::up_request(target.as_deref())?,
+            *dry_run,
+            *explain,
+        ),
         Command::MigrateDown { target, dry_run } => {
             migrate::migrate(ctx, migrate::down_request(target.as_deref())?, *dry_run)
         }
