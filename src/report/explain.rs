@@ -62,7 +62,7 @@ impl Target {
             Target::Live { rows, bytes, .. } => {
                 format!("{} (~{} rows)", human_bytes(*bytes), thousands(*rows))
             }
-            Target::New(_) => "a table created earlier in this run".into(),
+            Target::New(_) => "the new table (created earlier in this run)".into(),
             Target::Unknown(_) => "the table".into(),
         }
     }
@@ -265,7 +265,8 @@ mod tests {
         let new = Explain::verdict(copy, &Target::New("t".into()), None);
         assert_eq!(
             new.consequence,
-            "COPY: rebuilds a table created earlier in this run; blocks writes for the whole copy"
+            "COPY: rebuilds the new table (created earlier in this run); blocks writes for the \
+             whole copy"
         );
         assert_eq!(
             (new.rows, new.bytes, new.rebuilds),

@@ -283,7 +283,7 @@ fn a_chain_is_explained_on_the_tables_as_the_run_would_leave_them() {
                 || e[i]["consequence"]
                     .as_str()
                     .unwrap()
-                    .contains("a table created earlier in this run"),
+                    .contains("the new table (created earlier in this run)"),
             "{j}"
         );
     }

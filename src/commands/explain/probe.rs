@@ -214,7 +214,7 @@ pub(super) fn verdict(o: &Outcome, a: &Alter, sql: &str, target: &Target, offset
                 ));
             }
             if algorithm != "INSTANT" {
-                notes.extend(data_dependent(sql, target));
+                notes.extend(data_dependent(sql, algorithm, target));
             }
             let note = (!notes.is_empty()).then(|| notes.join("; "));
             let took = Took {
@@ -265,8 +265,9 @@ fn builds_index(sql: &str) -> bool {
             .any(|p| p[0] == "ADD" && KINDS.contains(&p[1].as_str()))
 }
 
-/// What an empty copy cannot check: the live rows against a new key or constraint.
-fn data_dependent(sql: &str, target: &Target) -> Option<String> {
+/// What an empty copy cannot check: the live rows against a new unique key, or (when the
+/// server checks them, which it does in a COPY with FOREIGN_KEY_CHECKS on) a new foreign key.
+fn data_dependent(sql: &str, algorithm: &str, target: &Target) -> Option<String> {
     let Target::Live { rows, .. } = target else {
         return None;
     };
@@ -277,14 +278,11 @@ fn data_dependent(sql: &str, target: &Target) -> Option<String> {
         .iter()
         .map(|w| w.to_ascii_uppercase())
         .collect();
-    let has = |w: &str| words.iter().any(|x| x == w);
     let pair = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
-    let what = if has("UNIQUE") || pair("PRIMARY", "KEY") {
+    let what = if words.iter().any(|w| w == "UNIQUE") || pair("PRIMARY", "KEY") {
         "duplicates"
-    } else if pair("FOREIGN", "KEY") {
+    } else if pair("FOREIGN", "KEY") && algorithm == "COPY" {
         "rows without a parent"
-    } else if (has("MODIFY") || has("CHANGE")) && pair("NOT", "NULL") {
-        "NULLs"
     } else {
         return None;
     };
@@ -371,30 +369,31 @@ mod tests {
             rows: 10,
             bytes: 1,
         };
-        let note = |sql: &str| data_dependent(sql, &live);
-        assert!(
-            note("ALTER TABLE t ADD UNIQUE KEY (c)")
-                .unwrap()
-                .contains("duplicates")
-        );
-        assert!(
-            note("ALTER TABLE t ADD PRIMARY KEY (c)")
-                .unwrap()
-                .contains("duplicates")
-        );
-        assert!(
-            note("ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES p (id)")
-                .unwrap()
-                .contains("parent")
-        );
-        assert!(
-            note("ALTER TABLE t MODIFY c INT NOT NULL")
-                .unwrap()
-                .contains("NULLs")
-        );
-        assert_eq!(note("ALTER TABLE t ADD c INT NOT NULL DEFAULT 0"), None);
+        let note = |sql: &str, algorithm: &str| data_dependent(sql, algorithm, &live);
+        let has = |sql: &str, algorithm: &str, what: &str| {
+            note(sql, algorithm).is_some_and(|n| n.contains(what))
+        };
+        assert!(has(
+            "ALTER TABLE t ADD UNIQUE KEY (c)",
+            "INPLACE",
+            "duplicates"
+        ));
+        assert!(has(
+            "ALTER TABLE t ADD PRIMARY KEY (c)",
+            "COPY",
+            "duplicates"
+        ));
+        let fk = "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES p (id)";
+        assert!(has(fk, "COPY", "without a parent"));
+        // With FOREIGN_KEY_CHECKS off (in place), the server checks no row.
+        assert_eq!(note(fk, "INPLACE"), None);
+        assert_eq!(note("ALTER TABLE t MODIFY c BIGINT NOT NULL", "COPY"), None);
         assert_eq!(
-            data_dependent("ALTER TABLE t ADD UNIQUE (c)", &Target::New("t".into())),
+            data_dependent(
+                "ALTER TABLE t ADD UNIQUE (c)",
+                "INPLACE",
+                &Target::New("t".into())
+            ),
             None
         );
     }
