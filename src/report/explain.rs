@@ -60,7 +60,8 @@ impl Target {
     fn amount(&self) -> String {
         match self {
             Target::Live { rows, bytes, .. } => {
-                format!("{} (~{} rows)", human_bytes(*bytes), thousands(*rows))
+                let unit = if *rows == 1 { "row" } else { "rows" };
+                format!("{} (~{} {unit})", human_bytes(*bytes), thousands(*rows))
             }
             Target::New(_) => "the new table (created earlier in this run)".into(),
             Target::Unknown(_) => "the table".into(),

@@ -67,8 +67,9 @@ pub(crate) async fn explain(ctx: &Context, prepared: &[Prepared], out: &mut DryR
         .map_err(|e| Error::db("--explain: reading the live tables", e))?;
     for left in scratch::leftovers(&mut db).await {
         tracing::warn!(
-            "explain: the scratch schema `{left}` is left from a run that was stopped before it \
-             could drop it; drop it with DROP DATABASE `{left}`"
+            "explain: the schema `{left}` exists: the scratch schema of another --explain \
+             running now, or one left by a run that was killed (then drop it: DROP DATABASE \
+             `{left}`)"
         );
     }
     let planned = plan(prepared, &live);
