@@ -148,7 +148,7 @@ fn run_fleet(cli: &Cli, ctx: &Context, fleet: &cli::FleetArgs, args: Vec<String>
 
 /// Runs one command that needs the configuration.
 fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
-    use commands::{inspect, migrate, repair, scaffold};
+    use commands::{inspect, repair, scaffold};
     match command {
         Command::Init | Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("answered above")
@@ -156,26 +156,10 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::MigrateCurrentVersion => inspect::current_version(ctx),
         Command::MigrateMake { name } => scaffold::migrate_make(ctx, name).map(|()| 0),
         Command::SeedMake { name } => scaffold::seed_make(ctx, name).map(|()| 0),
-        Command::MigrateLatest { to, dry_run, .. } => {
-            migrate::migrate(ctx, migrate::latest_request(to.as_deref())?, *dry_run)
-        }
-        Command::MigrateUp { target, dry_run } => {
-            migrate::migrate(ctx, migrate::up_request(target.as_deref())?, *dry_run)
-        }
-        Command::MigrateDown { target, dry_run } => {
-            migrate::migrate(ctx, migrate::down_request(target.as_deref())?, *dry_run)
-        }
-        Command::MigrateRollback {
-            all,
-            step,
-            to,
-            dry_run,
-            ..
-        } => migrate::migrate(
-            ctx,
-            migrate::rollback_request(*all, *step, to.as_deref())?,
-            *dry_run,
-        ),
+        Command::MigrateLatest { .. }
+        | Command::MigrateUp { .. }
+        | Command::MigrateDown { .. }
+        | Command::MigrateRollback { .. } => run_migrate(command, ctx),
         Command::MigrateStatus { exit_code, .. } => inspect::status(ctx, *exit_code),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
@@ -222,6 +206,49 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         Command::DbWait { timeout } => {
             commands::database::wait(ctx, std::time::Duration::from_secs(*timeout))
         }
+    }
+}
+
+/// migrate:latest, migrate:up, migrate:down, migrate:rollback.
+fn run_migrate(command: &Command, ctx: &Context) -> Result<u8> {
+    use commands::migrate;
+    match command {
+        Command::MigrateLatest {
+            to,
+            dry_run,
+            explain,
+            ..
+        } => migrate::migrate_explained(
+            ctx,
+            migrate::latest_request(to.as_deref())?,
+            *dry_run,
+            *explain,
+        ),
+        Command::MigrateUp {
+            target,
+            dry_run,
+            explain,
+        } => migrate::migrate_explained(
+            ctx,
+            migrate::up_request(target.as_deref())?,
+            *dry_run,
+            *explain,
+        ),
+        Command::MigrateDown { target, dry_run } => {
+            migrate::migrate(ctx, migrate::down_request(target.as_deref())?, *dry_run)
+        }
+        Command::MigrateRollback {
+            all,
+            step,
+            to,
+            dry_run,
+            ..
+        } => migrate::migrate(
+            ctx,
+            migrate::rollback_request(*all, *step, to.as_deref())?,
+            *dry_run,
+        ),
+        _ => unreachable!("run_command sends only the migrate commands here"),
     }
 }
 

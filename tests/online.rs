@@ -329,7 +329,9 @@ fn measure_online_against_a_direct_copy() {
         let stop = Arc::new(AtomicBool::new(false));
         let w = writer(db.name.clone(), stop.clone());
         wait_until("the writer to write", Duration::from_secs(30), || {
-            db.server.count("SELECT COUNT(*) FROM big WHERE pad = 'writer'") > 0
+            db.server
+                .count("SELECT COUNT(*) FROM big WHERE pad = 'writer'")
+                > 0
         });
         let started = Instant::now();
         let run = p.run(&["migrate:latest"]);

@@ -42,6 +42,10 @@ pub enum Command {
         /// Print the plan and every statement; change nothing
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: the server's verdict for each ALTER (INSTANT, INPLACE, COPY), found
+        /// on empty copies of its tables in a scratch schema, with the live table's size
+        #[arg(long, requires = "dry_run")]
+        explain: bool,
         #[command(flatten)]
         fleet: FleetArgs,
     },
@@ -58,6 +62,10 @@ pub enum Command {
         /// Print the plan and every statement; change nothing
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: the server's verdict for each ALTER (INSTANT, INPLACE, COPY), found
+        /// on empty copies of its tables in a scratch schema, with the live table's size
+        #[arg(long, requires = "dry_run")]
+        explain: bool,
     },
 
     /// Undo the last applied migration, or the one given

@@ -87,9 +87,15 @@ impl super::Command {
                 .collect::<Vec<_>>()
         };
         let (fleet, mut args): (&FleetArgs, Vec<String>) = match self {
-            C::MigrateLatest { to, dry_run, fleet } => {
+            C::MigrateLatest {
+                to,
+                dry_run,
+                explain,
+                fleet,
+            } => {
                 let mut a = value(to, "--to");
                 a.extend(flag(*dry_run, "--dry-run"));
+                a.extend(flag(*explain, "--explain"));
                 (fleet, a)
             }
             C::MigrateRollback {

@@ -134,6 +134,16 @@ pub(crate) fn make_plan(
 
 /// migrate:latest, migrate:up, migrate:rollback, migrate:down.
 pub(crate) fn migrate(ctx: &Context, req: Request, dry_run: bool) -> Result<u8> {
+    migrate_explained(ctx, req, dry_run, false)
+}
+
+/// The same, where a dry run may `--explain` its ALTERs (see [`crate::commands::explain`]).
+pub(crate) fn migrate_explained(
+    ctx: &Context,
+    req: Request,
+    dry_run: bool,
+    explain: bool,
+) -> Result<u8> {
     if req.direction() == Direction::Down && !dry_run {
         guard(ctx, req.command())?;
     }
@@ -146,7 +156,7 @@ pub(crate) fn migrate(ctx: &Context, req: Request, dry_run: bool) -> Result<u8> 
             Ok((s, rows.unwrap_or_default()))
         })
         .await?;
-        let result = migrate_in(ctx, &mut s, &files, &rows, &req, dry_run).await;
+        let result = migrate_in(ctx, &mut s, &files, &rows, &req, (dry_run, explain)).await;
         s.close().await;
         result
     })
@@ -158,7 +168,7 @@ async fn migrate_in(
     files: &[MigrationFile],
     rows: &[MigrationRow],
     req: &Request,
-    dry_run: bool,
+    (dry_run, explain): (bool, bool),
 ) -> Result<u8> {
     let plan = make_plan(ctx, files, rows, req, 0)?;
     for w in &plan.warnings {
@@ -168,7 +178,7 @@ async fn migrate_in(
     let names = tables.names();
     let guarded = runner::guarded(&tables, &names, true);
     if dry_run {
-        return dry_run_of(ctx, &plan, &guarded);
+        return dry_run_of(ctx, &plan, &guarded, explain).await;
     }
     if plan.steps.is_empty() {
         ctx.report.print(&run_out(&plan, files, rows, &[]));
@@ -287,7 +297,12 @@ fn run_out(plan: &Plan, files: &[MigrationFile], rows: &[MigrationRow], done: &[
 
 /// A dry run: the plan as a script on stdout; for migrations to apply, what `dbtool lint`
 /// finds in them on stderr (the script stays one the client can run).
-fn dry_run_of(ctx: &Context, plan: &Plan, guarded: &crate::sql::hazard::Guarded<'_>) -> Result<u8> {
+async fn dry_run_of(
+    ctx: &Context,
+    plan: &Plan,
+    guarded: &crate::sql::hazard::Guarded<'_>,
+    explain: bool,
+) -> Result<u8> {
     let prepared = runner::prepare(plan, guarded)?;
     if plan.direction == Direction::Up {
         let severities = crate::lint::Severities::from_settings(&ctx.config.lint)?;
@@ -297,7 +312,11 @@ fn dry_run_of(ctx: &Context, plan: &Plan, guarded: &crate::sql::hazard::Guarded<
             }
         }
     }
-    ctx.report.print(&dry_run_out(plan, &prepared));
+    let mut out = dry_run_out(plan, &prepared);
+    if explain && plan.direction == Direction::Up {
+        crate::commands::explain::explain(ctx, &prepared, &mut out).await?;
+    }
+    ctx.report.print(&out);
     Ok(0)
 }
 
@@ -322,10 +341,12 @@ fn dry_run_out(plan: &Plan, steps: &[Prepared]) -> DryRun {
                         line: s.line,
                         sql: s.sql().to_owned(),
                         delimited: !s.default_delimiter,
+                        explain: None,
                     })
                     .collect(),
                 describe: runner::describe(p),
             })
             .collect(),
+        explain: None,
     }
 }

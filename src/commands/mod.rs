@@ -3,6 +3,7 @@
 
 pub(crate) mod baseline;
 pub(crate) mod database;
+pub(crate) mod explain;
 pub(crate) mod fleet;
 pub(crate) mod import;
 pub(crate) mod inspect;

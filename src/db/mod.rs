@@ -8,6 +8,7 @@
 
 mod connect;
 use connect::{connect_error, ssl_opts};
+pub(crate) mod explain;
 pub(crate) mod foreign;
 pub(crate) mod ledger;
 pub(crate) mod lock;

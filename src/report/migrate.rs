@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::plural;
+use super::{Explain, ExplainRun};
 use crate::files::Direction;
 
 /// What a migrate run did (latest, up, rollback, down).
@@ -85,6 +86,8 @@ pub(crate) struct DryRun {
     pub(crate) direction: Direction,
     pub(crate) batch: u32,
     pub(crate) steps: Vec<DryStep>,
+    /// With `--explain`: how the verdicts were found.
+    pub(crate) explain: Option<ExplainRun>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +112,9 @@ pub(crate) struct DryStatement {
     /// It ended at a `DELIMITER` other than `;` (so a script needs the DELIMITER lines).
     #[serde(skip)]
     pub(crate) delimited: bool,
+    /// With `--explain`, for an ALTER TABLE, CREATE INDEX or DROP INDEX: the server's verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) explain: Option<Explain>,
 }
 
 impl Serialize for DryRun {
@@ -121,6 +127,12 @@ impl Serialize for DryRun {
         );
         if self.direction == Direction::Up {
             m.insert("batch".into(), self.batch.into());
+        }
+        if let Some(e) = &self.explain {
+            m.insert(
+                "explain".into(),
+                serde_json::to_value(e).map_err(serde::ser::Error::custom)?,
+            );
         }
         m.serialize(s)
     }
@@ -141,10 +153,28 @@ impl fmt::Display for DryRun {
         if self.direction == Direction::Up {
             writeln!(f, "-- Batch {} would run:", self.batch)?;
         }
+        if let Some(e) = &self.explain {
+            writeln!(
+                f,
+                "-- Explain: verdicts of the server ({}) on empty copies of {} in the scratch \
+                 schema `{}`, dropped again;\n-- sizes and rows are information_schema's \
+                 estimates.",
+                e.server,
+                plural(e.tables_copied, "table", "tables"),
+                e.scratch_schema
+            )?;
+        }
         for step in &self.steps {
             write!(f, "\n-- {}\n", step.describe)?;
             for s in &step.statements {
                 writeln!(f, "-- {}:{} statement {}", step.file, s.line, s.number)?;
+                if let Some(e) = &s.explain {
+                    // A server's message could hold a line break: the script stays a script.
+                    writeln!(f, "-- explain: {}", e.consequence.replace('\n', " "))?;
+                    if let Some(note) = &e.note {
+                        writeln!(f, "-- explain: note: {}", note.replace('\n', " "))?;
+                    }
+                }
                 if s.delimited {
                     let d = delimiter_for(&s.sql);
                     writeln!(f, "DELIMITER {d}\n{}{d}\nDELIMITER ;", s.sql)?;

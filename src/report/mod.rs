@@ -5,6 +5,7 @@
 //! documented in docs/JSON.md) and `Display` (its text). Commands build them; this module
 //! depends on nothing above it.
 
+mod explain;
 mod import;
 mod lint;
 mod migrate;
@@ -18,6 +19,7 @@ use std::io::Write;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+pub(crate) use explain::{Explain, ExplainRun, Target, Took};
 pub(crate) use import::{ImportOut, ImportedOut, MappingOut, PairOut};
 pub(crate) use lint::LintOut;
 pub(crate) use migrate::{

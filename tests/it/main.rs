@@ -6,6 +6,7 @@ mod bad_input;
 mod baseline;
 mod cli;
 mod everyday;
+mod explain;
 mod faults;
 mod fleet;
 mod helpers;
