@@ -160,7 +160,9 @@ fn run_command(command: &Command, ctx: &Context) -> Result<u8> {
         | Command::MigrateUp { .. }
         | Command::MigrateDown { .. }
         | Command::MigrateRollback { .. } => run_migrate(command, ctx),
-        Command::MigrateStatus { exit_code, .. } => inspect::status(ctx, *exit_code),
+        Command::MigrateStatus {
+            exit_code, drift, ..
+        } => inspect::status(ctx, *exit_code, *drift),
         Command::MigrateValidate => inspect::validate(ctx),
         Command::Lint => commands::lint::lint(ctx),
         Command::MigrateDrift { .. } => commands::schema::drift(ctx),

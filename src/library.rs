@@ -131,7 +131,7 @@ impl Migrator {
 
     /// `migrate:status`: every migration with its state, and the lock.
     pub fn status(&self) -> Result<serde_json::Value, MigratorError> {
-        self.call(|ctx| inspect::status(ctx, false))
+        self.call(|ctx| inspect::status(ctx, false, false))
     }
 
     /// `seed:run`: the seeds their modes say to run.

@@ -123,6 +123,10 @@ pub enum Command {
         /// Exit with 5 when migrations are pending
         #[arg(long)]
         exit_code: bool,
+        /// Also compare the live schema with the last run's snapshot (migrate:drift's check,
+        /// as one line)
+        #[arg(long)]
+        drift: bool,
         #[command(flatten)]
         fleet: FleetArgs,
     },

@@ -111,8 +111,14 @@ impl super::Command {
                 a.extend(flag(*dry_run, "--dry-run"));
                 (fleet, a)
             }
-            C::MigrateStatus { exit_code, fleet } => {
-                (fleet, flag(*exit_code, "--exit-code").into_iter().collect())
+            C::MigrateStatus {
+                exit_code,
+                drift,
+                fleet,
+            } => {
+                let mut a: Vec<String> = flag(*exit_code, "--exit-code").into_iter().collect();
+                a.extend(flag(*drift, "--drift"));
+                (fleet, a)
             }
             C::SeedRun {
                 specific,

@@ -22,10 +22,14 @@ pub(crate) fn holder_out(h: &Holder) -> HolderOut {
 }
 
 /// migrate:status. Exit 5 with `--exit-code` when anything is pending.
-pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
+pub(crate) fn status(ctx: &Context, exit_code: bool, drift: bool) -> Result<u8> {
+    let mut drifted = None;
     let (files, (rows, holder)) = block_on(discover_beside(ctx, async {
         let mut s = Session::open(ctx).await?;
         let rows = ledger::read_migrations(&mut s.db, &s.tables).await;
+        if drift {
+            drifted = Some(crate::commands::schema::drift_of(&mut s).await?);
+        }
         let holder = s.db.lock_holder(&s.lock).await;
         // How long the rows in flight have run (a courtesy: none if it cannot be read).
         let running = match (&rows, &holder) {
@@ -59,12 +63,14 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
             m.state_text = format!("{} · connection {}{secs}", m.state_text, h.connection_id);
         }
     }
+    let drift_found = drifted.as_ref().is_some_and(|d| !d.changes.is_empty());
     ctx.report.print(&StatusOut {
         environment: ctx.config.environment.clone(),
         database: target.and_then(|c| c.database.clone()),
         url: target.map(|c| c.to_string()),
         migrations,
         lock: holder.as_ref().map(holder_out),
+        drift: drifted,
         color: ctx.report.term.stdout_color,
     });
     if !exit_code {
@@ -84,6 +90,10 @@ pub(crate) fn status(ctx: &Context, exit_code: bool) -> Result<u8> {
             if broken.len() == 1 { "needs" } else { "need" },
             broken.join(", ")
         );
+        return Ok(3);
+    }
+    if drift_found {
+        tracing::error!("the schema was changed by hand since the last run (see migrate:drift)");
         return Ok(3);
     }
     let pending = entries.iter().any(|e| e.status.is_pending());

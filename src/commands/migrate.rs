@@ -228,7 +228,7 @@ async fn migrate_in(
     match result {
         Ok(done) => {
             if !done.is_empty() {
-                crate::commands::schema::take_snapshot(s).await;
+                crate::commands::schema::after_a_change(ctx, s).await;
             }
             ctx.report.print(&run_out(&plan, files, &rows, &done));
             Ok(0)

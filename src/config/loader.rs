@@ -30,6 +30,8 @@ const ENV_KEYS: &[&str] = &[
     "ssl_mode",
     "ssl_ca",
     "connect_timeout",
+    // Write the schema file after every migrate run that changes the schema (dbmate's habit).
+    "dump_schema",
     // A fleet: the databases `--all-targets` runs against (one of the three).
     "targets",
     "targets_file",

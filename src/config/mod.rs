@@ -192,6 +192,8 @@ pub struct Config {
     /// chosen one (protection follows the database, not the environment's name).
     pub protected_by: Option<String>,
     pub out_of_order: bool,
+    /// The schema file written after every migrate run that changed the schema (`dump_schema`).
+    pub dump_schema: Option<PathBuf>,
     /// The environment's fleet (`targets`, `targets_file`, `targets_query`).
     pub targets: Option<Targets>,
     /// How long to keep trying to connect (`--wait`); None: one attempt.
@@ -321,6 +323,7 @@ pub fn parse(
         protected: settings.protected || protected_by.is_some(),
         protected_by,
         out_of_order: settings.out_of_order,
+        dump_schema: settings.dump_schema,
         targets,
         wait: overrides.wait,
         connection,

@@ -19,6 +19,7 @@ pub(super) struct Settings {
     pub(super) ddl: DdlWait,
     pub(super) protected: bool,
     pub(super) out_of_order: bool,
+    pub(super) dump_schema: Option<PathBuf>,
 }
 
 /// One `rule = "severity"` line of the knexfile's `[lint]` table.
@@ -138,7 +139,9 @@ pub(super) fn settings(
         Some(v) => loader.boolean(environment, "out_of_order", v)?,
     };
 
+    let dump_schema = dump_schema(loader, environment, section, root, &migrations_dir)?;
     Ok(Settings {
+        dump_schema,
         migrations_dir,
         seeds_dir,
         migrations_table,
@@ -148,5 +151,25 @@ pub(super) fn settings(
         ddl,
         protected,
         out_of_order,
+    })
+}
+
+/// `dump_schema`: `true` writes schema.sql beside the migrations folder (where schema:dump
+/// writes it), a string names the file.
+fn dump_schema(
+    loader: &Loader<'_>,
+    environment: &str,
+    section: Option<&Section>,
+    root: &Path,
+    migrations_dir: &Path,
+) -> Result<Option<PathBuf>, ConfigError> {
+    Ok(match section.and_then(|s| s.get("dump_schema")) {
+        None => None,
+        Some(v @ (_, loader::Value::Str(_))) => {
+            Some(root.join(loader.string(environment, "dump_schema", v)?))
+        }
+        Some(v) => loader
+            .boolean(environment, "dump_schema", v)?
+            .then(|| migrations_dir.parent().unwrap_or(root).join("schema.sql")),
     })
 }

@@ -66,6 +66,30 @@ pub(crate) struct DriftOut {
     pub(crate) changes: Vec<crate::commands::schema::Change>,
 }
 
+impl DriftOut {
+    /// The one line migrate:status --drift shows.
+    pub(crate) fn line(&self) -> String {
+        let Some(at) = &self.snapshot_at else {
+            return "schema: no snapshot yet (one is stored after each migrate run that changes \
+                    the schema)"
+                .to_owned();
+        };
+        match self.changes.len() {
+            0 => format!("schema: no drift since the run of {at} UTC"),
+            n => format!(
+                "schema: DRIFT, {} since the run of {at} UTC: {} (migrate:drift shows them)",
+                super::plural(n, "change by hand", "changes by hand"),
+                self.changes
+                    .iter()
+                    .take(3)
+                    .map(|c| format!("{}: {}", c.object, c.change))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    }
+}
+
 impl fmt::Display for DriftOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(at) = &self.snapshot_at else {

@@ -159,6 +159,9 @@ pub(crate) struct StatusOut {
     #[serde(flatten)]
     pub(crate) migrations: MigrationsOut,
     pub(crate) lock: Option<HolderOut>,
+    /// `--drift`: the live schema against the last run's snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) drift: Option<super::DriftOut>,
     #[serde(skip)]
     pub(crate) color: bool,
 }
@@ -215,7 +218,11 @@ impl fmt::Display for StatusOut {
             None => "lock free".into(),
             Some(h) => format!("lock held by {h}"),
         });
-        write!(f, "{}", summary.join(" · "))
+        write!(f, "{}", summary.join(" · "))?;
+        match &self.drift {
+            Some(d) => write!(f, "\n{}", d.line()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -106,3 +106,58 @@ fn drift_names_what_was_changed_by_hand_and_a_migration_is_not_drift() {
     p.run(&["migrate:latest"]).ok();
     p.run(&["migrate:drift"]).ok().stdout_has("No drift");
 }
+
+#[test]
+fn dump_schema_writes_the_schema_file_after_each_run_that_changes_the_schema() {
+    let db = TestDb::new();
+    let p = project(&db);
+    p.write(
+        "knexfile.toml",
+        &format!(
+            "[development]\nurl = \"{}\"\ndump_schema = true\n",
+            db.url()
+        ),
+    );
+    let run = p.run(&["migrate:latest"]).ok();
+    assert!(
+        run.stderr.contains("wrote db/schema.sql (dump_schema)"),
+        "{run}"
+    );
+    let after_latest = std::fs::read_to_string(p.path().join("db/schema.sql")).unwrap();
+    p.run(&["schema:dump", "--output", "by-hand.sql"]).ok();
+    let by_hand = std::fs::read_to_string(p.path().join("by-hand.sql")).unwrap();
+    assert_eq!(after_latest, by_hand, "the file is what schema:dump writes");
+    // Nothing to do: nothing written.
+    std::fs::remove_file(p.path().join("db/schema.sql")).unwrap();
+    p.run(&["migrate:latest"]).ok();
+    assert!(!p.path().join("db/schema.sql").exists());
+    p.run(&["migrate:rollback"]).ok();
+    let after_rollback = std::fs::read_to_string(p.path().join("db/schema.sql")).unwrap();
+    assert_ne!(after_rollback, after_latest, "a rollback rewrites it");
+}
+
+#[test]
+fn status_with_drift_says_in_one_line_whether_the_schema_was_changed_by_hand() {
+    let mut db = TestDb::new();
+    let p = project(&db);
+    p.run(&["migrate:status", "--drift"])
+        .ok()
+        .stdout_has("schema: no snapshot yet");
+    p.run(&["migrate:latest"]).ok();
+    p.run(&["migrate:status", "--drift"])
+        .ok()
+        .stdout_has("schema: no drift since the run of");
+    db.server.exec("ALTER TABLE accounts ADD COLUMN note INT");
+    let run = p.run(&["migrate:status", "--drift"]).ok();
+    assert!(
+        run.stdout
+            .contains("schema: DRIFT, 1 change by hand since the run of")
+            && run.stdout.contains("table `accounts`"),
+        "{run}"
+    );
+    p.run(&["migrate:status", "--drift", "--exit-code"]).code(3);
+    let json = p.run(&["migrate:status", "--drift", "--json"]).ok().json();
+    assert_eq!(json["drift"]["changes"].as_array().map(Vec::len), Some(1));
+    // Without --drift, status reads no schema and says nothing of it.
+    p.run(&["migrate:status"]).ok().stdout_lacks("schema:");
+}

@@ -130,9 +130,32 @@ async fn load_in(
     Ok(0)
 }
 
+/// After a run that changed the schema: the snapshot migrate:drift compares with, and with
+/// `dump_schema` the schema file.
+pub(crate) async fn after_a_change(ctx: &Context, s: &mut Session) {
+    take_snapshot(s).await;
+    if let Some(path) = &ctx.config.dump_schema {
+        dump_after(ctx, s, path).await;
+    }
+}
+
+/// With `dump_schema` set: writes the schema file, as schema:dump would. A failure to do so is
+/// a warning; the run itself succeeded.
+async fn dump_after(ctx: &Context, s: &mut Session, path: &std::path::Path) {
+    let shown = ctx.paths.display(path);
+    let written = match dump_in(s, &shown).await {
+        Ok((sql, _)) => std::fs::write(path, sql).map_err(|e| Error::io(&shown, e)),
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => tracing::info!("wrote {shown} (dump_schema)"),
+        Err(e) => tracing::warn!("could not write the schema file (dump_schema): {e}"),
+    }
+}
+
 /// After a run that changed the schema: stores it as the snapshot migrate:drift compares with.
 /// A failure to do so is a warning; the run itself succeeded.
-pub(crate) async fn take_snapshot(s: &mut Session) {
+async fn take_snapshot(s: &mut Session) {
     let taken = async {
         let live = snapshot::live(&mut s.db, &s.tables).await?;
         let (body, hash) = snapshot::body(&live);
@@ -143,34 +166,33 @@ pub(crate) async fn take_snapshot(s: &mut Session) {
     }
 }
 
+/// The live schema against the snapshot of the last run that changed it.
+pub(crate) async fn drift_of(s: &mut Session) -> Result<DriftOut> {
+    let last = ledger::snapshot::last(&mut s.db, &s.tables)
+        .await
+        .map_err(|e| Error::db("reading the schema snapshot", e))?;
+    let Some((at, body)) = last else {
+        return Ok(DriftOut {
+            snapshot_at: None,
+            changes: Vec::new(),
+        });
+    };
+    let live = snapshot::live(&mut s.db, &s.tables)
+        .await
+        .map_err(|e| Error::db("reading the schema", e))?;
+    let before: Vec<snapshot::Object> = serde_json::from_str(&body).unwrap_or_default();
+    Ok(DriftOut {
+        snapshot_at: Some(at),
+        changes: snapshot::diff(&before, &live),
+    })
+}
+
 /// migrate:drift: the live schema against the snapshot of the last run that changed it; exit 3
 /// on drift.
 pub(crate) fn drift(ctx: &Context) -> Result<u8> {
     let out = block_on(async {
         let mut s = Session::open(ctx).await?;
-        let result = async {
-            let last = ledger::snapshot::last(&mut s.db, &s.tables)
-                .await
-                .map_err(|e| Error::db("reading the schema snapshot", e))?;
-            Ok::<_, Error>(match last {
-                None => DriftOut {
-                    snapshot_at: None,
-                    changes: Vec::new(),
-                },
-                Some((at, body)) => {
-                    let live = snapshot::live(&mut s.db, &s.tables)
-                        .await
-                        .map_err(|e| Error::db("reading the schema", e))?;
-                    let before: Vec<snapshot::Object> =
-                        serde_json::from_str(&body).unwrap_or_default();
-                    DriftOut {
-                        snapshot_at: Some(at),
-                        changes: snapshot::diff(&before, &live),
-                    }
-                }
-            })
-        }
-        .await;
+        let result = drift_of(&mut s).await;
         s.close().await;
         result
     })?;
