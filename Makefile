@@ -113,8 +113,8 @@ fmt: ## Format the code
 	cargo fmt --all
 
 bench-online: ## The online ALTER against a direct COPY ALTER of a 1M-row table, beside a writer (both servers when DBTOOL_TEST_MYSQL_URL is set)
-	cargo test --release --test online measure -- --ignored --nocapture --test-threads 1
-	if [ -n "$${DBTOOL_TEST_MYSQL_URL:-}" ]; then DBTOOL_TEST_URL=$$DBTOOL_TEST_MYSQL_URL cargo test --release --test online measure -- --ignored --nocapture --test-threads 1; fi
+	cargo test --test online measure -- --ignored --nocapture --test-threads 1
+	if [ -n "$${DBTOOL_TEST_MYSQL_URL:-}" ]; then DBTOOL_TEST_URL=$$DBTOOL_TEST_MYSQL_URL cargo test --test online measure -- --ignored --nocapture --test-threads 1; fi
 
 bench-fleet: ## A fleet of 200 databases at --parallel 1, 4, 8, 16 against a shell loop (bench/fleet.sh)
 	./bench/fleet.sh
