@@ -70,6 +70,19 @@ apt-get install python3-venv first), or set DBTOOL_TEST_PYTHON to a Python that 
     export DBTOOL_TEST_PYTHON="$venv/bin/python"
 fi
 
+if [ -z "${DBTOOL_TEST_NODE_DIR:-}" ]; then
+    node_dir="$PWD/target/ci-node"
+    if [ ! -x "$node_dir/node_modules/.bin/knex" ] || [ ! -x "$node_dir/node_modules/.bin/dbmate" ]; then
+        say "installing knex, mysql2 and dbmate into $node_dir (the real-tool import tests)"
+        command -v npm >/dev/null 2>&1 || die "npm is not on PATH: install Node.js and npm (apt-get install npm), or set DBTOOL_TEST_NODE_DIR"
+        mkdir -p "$node_dir"
+        npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error \
+            knex@3.3.0 mysql2@3 dbmate@2.36.0 >/dev/null ||
+            die "npm could not install knex, mysql2 and dbmate into $node_dir"
+    fi
+    export DBTOOL_TEST_NODE_DIR="$node_dir"
+fi
+
 say "building the tests"
 cargo test --no-run --quiet
 

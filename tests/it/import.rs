@@ -1,5 +1,6 @@
 //! migrate:import from each tool's ledger, created here by the SQL of its documented table
-//! layout (the tools themselves are not installed on this machine): status shows exactly those
+//! layout (import_real.rs and import_alembic.rs have ledgers written by the real Knex, dbmate
+//! and Alembic): status shows exactly those
 //! migrations applied, migrate:latest applies only the rest, the other table is untouched; a
 //! ledger that disagrees with the files is refused with every problem listed and nothing
 //! written.

@@ -12,6 +12,7 @@ mod fleet;
 mod helpers;
 mod import;
 mod import_alembic;
+mod import_real;
 mod isolation;
 mod ledger;
 mod library;
