@@ -107,6 +107,28 @@ fn writer(db: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Writes> 
     })
 }
 
+/// Runs `args` while the writer writes: the run, when it started, how long it took, what the
+/// writer saw, and how many rows it had written when the run ended.
+fn migrate_beside_writer(
+    db: &mut TestDb,
+    p: &Project,
+    args: &[&str],
+) -> (Run, Instant, Duration, Writes, u64) {
+    let writer_rows = "SELECT COUNT(*) FROM big WHERE pad = 'writer'";
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(db.name.clone(), stop.clone());
+    wait_until("the writer to write", Duration::from_secs(30), || {
+        db.server.count(writer_rows) > 0
+    });
+    let started = Instant::now();
+    let run = p.run(args);
+    let took = started.elapsed();
+    let during = db.server.count(writer_rows);
+    stop.store(true, Ordering::SeqCst);
+    let w = w.join().unwrap();
+    (run, started, took, w, during)
+}
+
 #[test]
 fn a_million_row_alter_runs_online_while_a_writer_keeps_writing_and_loses_nothing() {
     require_pt_osc();
@@ -122,21 +144,8 @@ fn a_million_row_alter_runs_online_while_a_writer_keeps_writing_and_loses_nothin
         "-- dbtool:online\nALTER TABLE big MODIFY v BIGINT NOT NULL;\n",
         None,
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let w = writer(db.name.clone(), stop.clone());
-    wait_until("the writer to write", Duration::from_secs(30), || {
-        db.server
-            .count("SELECT COUNT(*) FROM big WHERE pad = 'writer'")
-            > 0
-    });
-    let started = Instant::now();
-    let run = p.run(&["-vv", "migrate:latest"]);
-    let took = started.elapsed();
-    let during = db
-        .server
-        .count("SELECT COUNT(*) FROM big WHERE pad = 'writer'");
-    stop.store(true, Ordering::SeqCst);
-    let w = w.join().unwrap();
+    let (run, started, took, w, during) =
+        migrate_beside_writer(&mut db, &p, &["-vv", "migrate:latest"]);
     let run = run.ok();
     assert!(
         run.stderr.contains("runs through pt-online-schema-change"),
@@ -326,18 +335,7 @@ fn measure_online_against_a_direct_copy() {
             &format!("{mark}ALTER TABLE big MODIFY v BIGINT NOT NULL{extra};\n"),
             None,
         );
-        let stop = Arc::new(AtomicBool::new(false));
-        let w = writer(db.name.clone(), stop.clone());
-        wait_until("the writer to write", Duration::from_secs(30), || {
-            db.server
-                .count("SELECT COUNT(*) FROM big WHERE pad = 'writer'")
-                > 0
-        });
-        let started = Instant::now();
-        let run = p.run(&["migrate:latest"]);
-        let took = started.elapsed();
-        stop.store(true, Ordering::SeqCst);
-        let w = w.join().unwrap();
+        let (run, _, took, w, _) = migrate_beside_writer(&mut db, &p, &["migrate:latest"]);
         run.ok();
         assert_eq!(fingerprint(&mut db, "big"), fingerprint(&mut db, "mirror"));
         println!(

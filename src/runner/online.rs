@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use super::failure::Stop;
 use super::step::{StepRun, send};
 use crate::config::{Connection, Online, OnlineTool};
-use crate::db::online::{self, Alter, DefaultsFile, qualified};
+use crate::db::online::{self, Alter, DefaultsFile};
 use crate::db::packet::{FailedAt, SendFailure, Sender};
 use crate::db::{Db, DbError};
 use crate::sql::Statement;
@@ -134,10 +134,7 @@ async fn run(
             ),
         ));
     }
-    if instant(db, &database, alter)
-        .await
-        .map_err(|e| failed(st, e))?
-    {
+    if instant(db, st.sql()).await.map_err(|e| failed(st, e))? {
         tracing::info!("{at} ran directly: the server does it INSTANT (nothing to copy)");
         return Ok(());
     }
@@ -204,21 +201,26 @@ async fn engine_can_run(
     Ok(())
 }
 
-/// Tries the ALTER with `ALGORITHM=INSTANT`: true if the server did it so.
-async fn instant(db: &mut Db, database: &str, alter: &Alter) -> Result<bool, DbError> {
+/// Tries the statement with `ALGORITHM=INSTANT` (placed where the server takes it, as
+/// `--explain` places its probes): true if the server did it so.
+async fn instant(db: &mut Db, sql: &str) -> Result<bool, DbError> {
+    use crate::sql::alter::{Action, read};
     use mysql_async::prelude::Queryable as _;
-    if alter.spec.to_ascii_uppercase().contains("ALGORITHM") {
+    let Action::Explain(alter) = read(sql) else {
+        return Ok(false);
+    };
+    if alter.algorithm.as_ref().is_some_and(|g| g.chooses()) {
         return Ok(false); // the migration asks for one itself
     }
-    let sql = format!(
-        "ALTER TABLE {} {}, ALGORITHM=INSTANT",
-        qualified(database, &alter.table),
-        alter.spec
-    );
-    match db.conn.query_drop(sql).await.map_err(DbError::from) {
+    match db
+        .conn
+        .query_drop(alter.with(sql, Some("INSTANT"), None))
+        .await
+        .map_err(DbError::from)
+    {
         Ok(()) => Ok(true),
-        // Not INSTANT (1845, 1846), too many row versions (MySQL 4092), or a clause the
-        // appended algorithm does not go with (1064): the engine's turn.
+        // Not INSTANT (1845, 1846), too many row versions (MySQL 4092), or a form that takes
+        // no ALGORITHM (1064): the engine's turn.
         Err(DbError::Server(e)) if matches!(e.code, 1845 | 1846 | 4092 | 1064) => Ok(false),
         Err(e) => Err(e),
     }

@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use super::tokens::skip_quoted;
+
 /// Why a statement is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hazard {
@@ -197,27 +199,6 @@ pub(crate) fn clauses(sql: &str) -> Vec<&str> {
     }
     out.push(&sql[start..]);
     out
-}
-
-/// The index after the quoted text starting at `open` (doubled quotes and backslashes escape).
-fn skip_quoted(b: &[u8], open: usize) -> usize {
-    let q = b[open];
-    let mut i = open + 1;
-    while i < b.len() {
-        if b[i] == b'\\' && q != b'`' {
-            i += 2;
-            continue;
-        }
-        if b[i] == q {
-            if b.get(i + 1) == Some(&q) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ fn number_end(b: &[u8], mut i: usize) -> usize {
 
 /// The index after the quoted text starting at `open` (doubled quotes and, in strings,
 /// backslashes escape).
-fn skip_quoted(b: &[u8], open: usize) -> usize {
+pub(crate) fn skip_quoted(b: &[u8], open: usize) -> usize {
     let q = b[open];
     let mut i = open + 1;
     while i < b.len() {
