@@ -30,3 +30,19 @@ pub(crate) struct Context {
     /// `--yes` was given.
     pub(crate) yes: bool,
 }
+
+impl Context {
+    /// A file a command reads or writes: the option's path (relative to the working
+    /// directory), else `name` beside the migrations folder (in `db/`).
+    pub(crate) fn beside_migrations(&self, given: Option<&std::path::Path>, name: &str) -> PathBuf {
+        match given {
+            Some(p) => self.cwd.join(p),
+            None => self
+                .config
+                .migrations_dir
+                .parent()
+                .map_or_else(|| self.cwd.join("db"), std::path::Path::to_path_buf)
+                .join(name),
+        }
+    }
+}

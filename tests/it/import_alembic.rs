@@ -22,7 +22,15 @@ fn python() -> Option<String> {
     let python = std::env::var("DBTOOL_TEST_PYTHON")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "python3".to_owned());
+        .unwrap_or_else(|| {
+            // Where scripts/test.sh installs them, else the machine's python3.
+            let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/ci-python/bin/python");
+            match venv.exists() {
+                true => venv.display().to_string(),
+                false => "python3".to_owned(),
+            }
+        });
     let has = Command::new(&python)
         .args(["-c", "import alembic, pymysql"])
         .output()

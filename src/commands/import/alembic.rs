@@ -61,15 +61,7 @@ fn scripts_dir(ctx: &Context, given: Option<&Path>) -> PathBuf {
 
 /// The option's path, else `alembic-map.toml` beside the migrations folder (`db/`).
 fn mapping_path(ctx: &Context, given: Option<&Path>) -> PathBuf {
-    match given {
-        Some(p) => ctx.cwd.join(p),
-        None => ctx
-            .config
-            .migrations_dir
-            .parent()
-            .map_or_else(|| ctx.cwd.join("db"), Path::to_path_buf)
-            .join("alembic-map.toml"),
-    }
+    ctx.beside_migrations(given, "alembic-map.toml")
 }
 
 /// Reads the mapping file: missing, or not a mapping, is exit 2 with its path (and line). The

@@ -17,15 +17,7 @@ use crate::runner::split_file;
 
 /// Where the schema file is: the option's path, else `db/schema.sql` beside the migrations.
 fn file(ctx: &Context, given: Option<&std::path::Path>) -> PathBuf {
-    match given {
-        Some(p) => ctx.cwd.join(p),
-        None => ctx
-            .config
-            .migrations_dir
-            .parent()
-            .map_or_else(|| ctx.cwd.join("db"), std::path::Path::to_path_buf)
-            .join("schema.sql"),
-    }
+    ctx.beside_migrations(given, "schema.sql")
 }
 
 /// schema:dump: writes the schema file (the same bytes for the same schema, run after run).
