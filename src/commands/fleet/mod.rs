@@ -96,22 +96,29 @@ pub(crate) fn run(ctx: &Context, job: Job, fleet: &FleetArgs, spawner: &Spawner)
     );
     let width = chosen.iter().map(|t| t.name.len()).max().unwrap_or(0);
     let bar = ctx.report.progress_bar(chosen.len() as u64, "targets");
+    // Each target's row, made once as it finishes (printed then, and in the matrix).
+    let mut done: Vec<Option<Row>> = vec![None; chosen.len()];
     let ran = block_on(async {
         Ok(run::run(&chosen, &waves, limits, spawner, |i, f| {
             let row = Row::of(job, &chosen[i].name, f);
             bar.suspend(|| print_row(ctx, job, &row, width));
             bar.inc(1);
-            row.failed()
+            let failed = row.failed();
+            done[i] = Some(row);
+            failed
         })
         .await)
     })?;
     bar.finish_and_clear();
+    // A target whose child could not be started has an end but no row yet.
     let rows: Vec<Row> = chosen
         .iter()
         .zip(&ran.finished)
-        .map(|(t, f)| match f {
-            Some(f) => Row::of(job, &t.name, f),
-            None => Row::not_run(&t.name),
+        .zip(done)
+        .map(|((t, f), row)| match (row, f) {
+            (Some(row), _) => row,
+            (None, Some(f)) => Row::of(job, &t.name, f),
+            (None, None) => Row::not_run(&t.name),
         })
         .collect();
     summary(ctx, job, &rows);
