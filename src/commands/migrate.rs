@@ -156,6 +156,17 @@ pub(crate) fn migrate_explained(
             Ok((s, rows.unwrap_or_default()))
         })
         .await?;
+        let rows = if !dry_run && rows.iter().any(runner::marked) {
+            match s.settle_checked(ctx, req.command(), &files).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    s.close().await;
+                    return Err(e);
+                }
+            }
+        } else {
+            rows
+        };
         let result = migrate_in(ctx, &mut s, &files, &rows, &req, (dry_run, explain)).await;
         s.close().await;
         result

@@ -87,6 +87,9 @@ impl Session {
     /// Takes the migration lock on a connection of its own (waiting up to `lock_timeout`),
     /// and warns about clusters where it does not protect.
     pub(crate) async fn lock(&mut self, ctx: &Context, command: &str) -> Result<()> {
+        if self.control.is_some() {
+            return Ok(());
+        }
         // Every command that writes says where, before it acts.
         tracing::info!(
             "{command}: {} (environment {})",
@@ -101,6 +104,35 @@ impl Session {
         // watches for it), so the ledger records what completed and the lock is released.
         self.signals = Some(Signals::catch());
         Ok(())
+    }
+
+    /// Settles the rows an interrupted checked run left marked (see `runner::checked`), under
+    /// the lock, which it takes; returns the ledger as it then is.
+    pub(crate) async fn settle_checked(
+        &mut self,
+        ctx: &Context,
+        command: &str,
+        files: &[crate::files::MigrationFile],
+    ) -> Result<Vec<crate::rows::MigrationRow>> {
+        self.lock(ctx, command).await?;
+        crate::db::ledger::ensure(
+            &mut self.db,
+            &self.tables,
+            crate::db::ledger::Need::Migrations,
+        )
+        .await?;
+        let read = |rows: Option<Vec<_>>| rows.unwrap_or_default();
+        let rows = read(crate::db::ledger::read_migrations(&mut self.db, &self.tables).await?);
+        let lock = self.conns().lock;
+        let bound = self.lock_timeout;
+        if crate::runner::settle_interrupted(&mut self.db, &self.tables, &lock, files, &rows, bound)
+            .await?
+        {
+            return Ok(read(
+                crate::db::ledger::read_migrations(&mut self.db, &self.tables).await?,
+            ));
+        }
+        Ok(rows)
     }
 
     /// The work connection and the lock's, for the runner. Only after [`Session::lock`].

@@ -28,6 +28,22 @@ pub(crate) struct Created {
     pub(crate) sql: String,
 }
 
+/// The `SHOW CREATE` statement of an object, and the column its statement is in: the second of
+/// SHOW CREATE TABLE / VIEW / SEQUENCE, the third of SHOW CREATE PROCEDURE / FUNCTION / TRIGGER,
+/// the fourth of SHOW CREATE EVENT.
+fn show_create(kind: &str, name: &str) -> (String, usize) {
+    let quoted = format!("`{}`", name.replace('`', "``"));
+    match kind {
+        "table" => (format!("SHOW CREATE TABLE {quoted}"), 1),
+        "sequence" => (format!("SHOW CREATE SEQUENCE {quoted}"), 1),
+        "view" => (format!("SHOW CREATE VIEW {quoted}"), 1),
+        "function" => (format!("SHOW CREATE FUNCTION {quoted}"), 2),
+        "procedure" => (format!("SHOW CREATE PROCEDURE {quoted}"), 2),
+        "trigger" => (format!("SHOW CREATE TRIGGER {quoted}"), 2),
+        _ => (format!("SHOW CREATE EVENT {quoted}"), 3),
+    }
+}
+
 /// The `SHOW CREATE` text of every table, view, sequence, routine, trigger and event of the
 /// current database: tables and sequences first, then views, routines, triggers, events, each
 /// in byte order of name.
@@ -67,30 +83,37 @@ pub(crate) async fn show_create_all(db: &mut Db) -> Result<Vec<Created>, DbError
         _ => (6, "event"),
     };
     names.sort_by(|a, b| (order(&a.0).0, a.1.as_bytes()).cmp(&(order(&b.0).0, b.1.as_bytes())));
-    let mut out = Vec::new();
-    for (t, name) in names {
-        let kind = order(&t).1;
-        let quoted = format!("`{}`", name.replace('`', "``"));
-        // The statement is the second column of SHOW CREATE TABLE / VIEW / SEQUENCE, the third
-        // of SHOW CREATE PROCEDURE / FUNCTION / TRIGGER, the fourth of SHOW CREATE EVENT.
-        let (show, column) = match kind {
-            "table" => (format!("SHOW CREATE TABLE {quoted}"), 1),
-            "sequence" => (format!("SHOW CREATE SEQUENCE {quoted}"), 1),
-            "view" => (format!("SHOW CREATE VIEW {quoted}"), 1),
-            "function" => (format!("SHOW CREATE FUNCTION {quoted}"), 2),
-            "procedure" => (format!("SHOW CREATE PROCEDURE {quoted}"), 2),
-            "trigger" => (format!("SHOW CREATE TRIGGER {quoted}"), 2),
-            _ => (format!("SHOW CREATE EVENT {quoted}"), 3),
-        };
-        let row: Option<mysql_async::Row> = db.conn.query_first(show).await?;
-        let sql = row
-            .and_then(|r| {
-                r.get_opt::<Option<String>, _>(column)
-                    .and_then(Result::ok)
-                    .flatten()
-            })
-            .unwrap_or_default();
-        out.push(Created { kind, name, sql });
+    let shows: Vec<(&'static str, String, String, usize)> = names
+        .into_iter()
+        .map(|(t, name)| {
+            let kind = order(&t).1;
+            let (show, column) = show_create(kind, &name);
+            (kind, name, show, column)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(shows.len());
+    // A hundred statements a packet: one round trip for each hundred objects, not each object.
+    for chunk in shows.chunks(100) {
+        let text: Vec<&str> = chunk.iter().map(|c| c.2.as_str()).collect();
+        let mut result = db.conn.query_iter(text.join(";\n")).await?;
+        for (kind, name, _, column) in chunk {
+            let rows: Vec<mysql_async::Row> = result.collect().await?;
+            let sql = rows
+                .into_iter()
+                .next()
+                .and_then(|r| {
+                    r.get_opt::<Option<String>, _>(*column)
+                        .and_then(Result::ok)
+                        .flatten()
+                })
+                .unwrap_or_default();
+            out.push(Created {
+                kind,
+                name: name.clone(),
+                sql,
+            });
+        }
+        result.drop_result().await?;
     }
     Ok(out)
 }

@@ -214,6 +214,14 @@ pub(crate) enum Error {
     Lock(Box<LockError>),
     #[error(transparent)]
     LedgerWrite(Box<LedgerWriteFailure>),
+    /// A checked run's rows that dbtool cannot settle from the schema (see `runner::checked`).
+    #[error("{message}")]
+    Unsettled {
+        message: String,
+        /// The server may still be running the statement (exit 1), or the schema disagrees
+        /// with any account of the run (exit 3).
+        running: bool,
+    },
     /// SIGINT or SIGTERM stopped the run: in a statement (`during`), or between files.
     #[error("{}", interrupted(*signal, during.as_deref(), before.as_deref()))]
     Interrupted {
@@ -282,6 +290,13 @@ impl Error {
             Error::Schema(SchemaError::NotEmpty { .. }) => 3,
             Error::Schema(SchemaError::LoadFailed { .. }) => 1,
             Error::Ledger(_) | Error::LedgerSchema(_) => 3,
+            Error::Unsettled { running, .. } => {
+                if *running {
+                    1
+                } else {
+                    3
+                }
+            }
             Error::LedgerWrite(e) => match e.cause {
                 LedgerCause::Server(_) => 1,
                 LedgerCause::LockLost | LedgerCause::RowChanged(_) => 3,

@@ -28,11 +28,13 @@
 //! file runs can release it, and every ledger write is followed by a guard that checks the row
 //! holds what was written and the lock is still dbtool's (see `db::ledger::write`).
 
+mod checked;
 pub(crate) mod failure;
 mod ledger_failure;
 mod online;
 mod pending;
 pub(crate) mod prepare;
+mod resume;
 mod seed;
 mod step;
 mod step_failure;
@@ -50,6 +52,7 @@ pub(crate) fn guarded<'a>(t: &'a Tables, names: &'a [&'a str; 3], migration: boo
         migration,
     }
 }
+pub(crate) use checked::{marked, settle_interrupted};
 pub(crate) use online::OnlineCtx;
 pub(crate) use seed::{SeedDone, run_seed};
 pub(crate) use watch::{Interrupt, Signals};
@@ -64,6 +67,7 @@ use crate::files::Direction;
 use crate::plan::Plan;
 use crate::sql::hazard::Guarded;
 use pending::Pending;
+use resume::warn_if_interrupted;
 use step::{Ended, StepResult, StepRun, run_step};
 use step_failure::step_failed;
 
@@ -125,6 +129,16 @@ impl Conns<'_> {
             .await
             .map(|_| ())
             .map_err(|e| Error::db("resetting the session between files", e.into()))
+    }
+
+    /// Before file `i` of a run: stops when a signal came, else resets the session (but before
+    /// the first).
+    async fn before_file(&mut self, i: usize, path: &str) -> Result<(), Error> {
+        match self.stop_before(path) {
+            Some(error) => Err(error),
+            None if i > 0 => self.reset().await,
+            None => Ok(()),
+        }
     }
 
     /// The statement that returns to the configured database (a reset keeps the current one).
@@ -214,48 +228,52 @@ pub(crate) async fn run_migrations(
     steps: &[Prepared],
     mut on_step: impl FnMut(&Done),
 ) -> Result<Vec<Done>, Stopped> {
-    let mut done = Vec::new();
     if steps.is_empty() {
-        return Ok(done);
+        return Ok(Vec::new());
     }
-    let max = match c.work.max_packet().await {
-        Ok(m) => m,
-        Err(e) => {
-            return Err(Stopped {
-                done,
-                error: Error::db("reading max_allowed_packet", e),
-            });
-        }
-    };
+    let max = c.work.max_packet().await.map_err(|e| Stopped {
+        done: Vec::new(),
+        error: Error::db("reading max_allowed_packet", e),
+    })?;
+    let mut done = Vec::new();
     let mut pending = Pending::default();
     // Whether the previous step's last packet marked this one in flight.
     let mut in_flight = false;
-    for (i, p) in steps.iter().enumerate() {
-        let before = if let Some(error) = c.stop_before(p.path()) {
-            Err(error)
-        } else if i > 0 {
-            c.reset().await
-        } else {
-            Ok(())
-        };
-        if let Err(error) = before {
+    let mut i = 0;
+    while i < steps.len() {
+        let p = &steps[i];
+        if let Err(error) = c.before_file(i, p.path()).await {
             c.try_write_pending(t, &mut pending).await;
             return Err(Stopped { done, error });
+        }
+        if !in_flight && checked::starts_run(steps, i) {
+            let ran = checked::run(
+                c,
+                t,
+                plan,
+                steps,
+                i,
+                max,
+                &mut pending,
+                &mut done,
+                &mut on_step,
+            );
+            match ran.await {
+                Some(Ok((next, marked))) => {
+                    (i, in_flight) = (next, marked);
+                    continue;
+                }
+                Some(Err(error)) => return Err(Stopped { done, error }),
+                None => {}
+            }
         }
         warn_if_interrupted(p);
         let started = Instant::now();
         match run_one(c, t, plan, steps, i, max, in_flight, &mut pending).await {
             Ok(()) => {
-                in_flight = steps.get(i + 1).is_some_and(|n| !n.atomic);
-                let start = p.step.start();
-                let d = Done {
-                    version: p.step.migration.version.to_string(),
-                    name: p.step.migration.name.clone(),
-                    direction: p.step.direction,
-                    statements: p.total(),
-                    resumed_at: (start > 0 && start < p.total()).then_some(start + 1),
-                    duration: started.elapsed(),
-                };
+                in_flight = steps.get(i + 1).is_some_and(|n| !n.atomic)
+                    && !checked::starts_run(steps, i + 1);
+                let d = done_of(p, started.elapsed());
                 on_step(&d);
                 done.push(d);
             }
@@ -269,6 +287,7 @@ pub(crate) async fn run_migrations(
         {
             return Err(Stopped { done, error });
         }
+        i += 1;
     }
     match c.write_pending(t, &mut pending).await {
         Ok(()) => match c.stop_at_end() {
@@ -276,6 +295,19 @@ pub(crate) async fn run_migrations(
             Some(error) => Err(Stopped { done, error }),
         },
         Err(error) => Err(Stopped { done, error }),
+    }
+}
+
+/// What step `p` did, once it ran.
+fn done_of(p: &Prepared, duration: Duration) -> Done {
+    let start = p.step.start();
+    Done {
+        version: p.step.migration.version.to_string(),
+        name: p.step.migration.name.clone(),
+        direction: p.step.direction,
+        statements: p.total(),
+        resumed_at: (start > 0 && start < p.total()).then_some(start + 1),
+        duration,
     }
 }
 
@@ -293,7 +325,10 @@ async fn run_one(
     pending: &mut Pending,
 ) -> Result<(), Error> {
     let p = &steps[i];
-    let next = steps.get(i + 1).filter(|n| !n.atomic);
+    // A checked run marks its own steps.
+    let next = steps
+        .get(i + 1)
+        .filter(|n| !n.atomic && !checked::starts_run(steps, i + 1));
     let rec = record(t, plan, p);
     let next_rec = next.map(|n| (record(t, plan, n), n));
     let use_db = (i > 0).then(|| c.use_database());
@@ -346,32 +381,4 @@ async fn send_step(
     let result = run_step(&mut sender, step, use_db).await;
     drop(sender);
     (result, watch.gave_up.take(), watch.last_wait.take())
-}
-
-/// SPEC §7: a killed run leaves no error text, and its next statement may have completed.
-fn warn_if_interrupted(p: &Prepared) {
-    if !p.step.resume.is_some_and(|r| r.interrupted) {
-        return;
-    }
-    if p.step.start() >= p.total() {
-        tracing::info!(
-            "{}: all {} statements had run when an earlier run was interrupted; recording its \
-             end",
-            p.path(),
-            p.total()
-        );
-        return;
-    }
-    let next = p.step.start() + 1;
-    let line = p
-        .statements
-        .get(p.step.start() as usize)
-        .map_or(0, |s| s.line);
-    tracing::warn!(
-        "{}: statement {next} (line {line}) was running when an earlier run was interrupted; \
-         it may have completed. Resuming at statement {next}: if it fails because it already \
-         ran, make it idempotent or settle the migration with `dbtool migrate:resolve {}`",
-        p.path(),
-        p.step.key()
-    );
 }

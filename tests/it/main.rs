@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod baseline;
+mod checked;
 mod cli;
 mod everyday;
 mod explain;

@@ -9,6 +9,7 @@ use crate::files::Checksum;
 use crate::files::checksum::ALGO;
 use crate::rows::{Action, MigrationRow};
 
+pub(crate) mod checked;
 pub(crate) mod deferred;
 mod step;
 pub(crate) use deferred::Deferred;

@@ -73,9 +73,15 @@ impl StepRecord<'_> {
 
     /// The values of a new in-flight row, in [`MIGRATION_COLUMNS`]' order.
     fn in_flight_values(&self) -> String {
+        self.in_flight_values_with(None)
+    }
+
+    /// The same, with `error` (a checked run's marker) in the `error` column.
+    pub(super) fn in_flight_values_with(&self, error: Option<&str>) -> String {
         format!(
-            "{key}, {name}, {batch}, {ck}, {algo}, {dck}, 'failed', 'up', 0, {total}, NULL, NULL, \
+            "{key}, {name}, {batch}, {ck}, {algo}, {dck}, 'failed', 'up', 0, {total}, NULL, {err}, \
              UTC_TIMESTAMP(6), 0, USER(), {tv}",
+            err = super::opt_text(error),
             key = self.key(),
             name = text(self.name),
             batch = self.batch,
@@ -166,10 +172,16 @@ impl StepRecord<'_> {
 
     /// Marks an applied row as a rollback in flight.
     pub(crate) fn down_in_flight(&self) -> String {
+        self.down_in_flight_with(None)
+    }
+
+    /// The same, with `error` (a checked run's marker) in the `error` column.
+    pub(super) fn down_in_flight_with(&self, error: Option<&str>) -> String {
         format!(
             "UPDATE {m} SET state = 'failed', direction = 'down', statements_done = 0, \
-             statements_total = {total}, prefix_checksum = NULL, error = NULL, \
+             statements_total = {total}, prefix_checksum = NULL, error = {err}, \
              down_checksum = {dck} WHERE version = {key}",
+            err = super::opt_text(error),
             m = self.tables.migrations,
             total = self.total,
             dck = opt_checksum(self.down_checksum.as_ref()),

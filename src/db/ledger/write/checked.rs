@@ -1,0 +1,254 @@
+//! The ledger writes of a *checked run* (see `runner::checked`): consecutive one-statement
+//! migrations whose statement creates or drops a table or view, run with no ledger write
+//! between them, because the schema itself records which of them ran.
+//!
+//! Before the first statement one transaction marks every migration of the run in flight, each
+//! row `failed` with 0 statements done and a [`Marker`] in its `error` column naming the work
+//! connection (and, for a rollback, what the row held while applied). Migrations whose
+//! statement ran are recorded in batches (at most a quarter of a second after the oldest, and
+//! at the run's end): every statement done, then their end as for a deferred step. A run that
+//! stops marks the rest not run again; a run killed leaves marked rows, which the next migrate
+//! command settles from the schema before it plans.
+
+use super::super::Tables;
+use super::{LockRef, MIGRATION_COLUMNS, checksum, delete_row, guard, opt_checksum, text};
+use crate::files::{Checksum, Direction};
+use crate::rows::MigrationRow;
+
+/// The text every marker starts with.
+pub(crate) const MARK: &str = "dbtool: in flight in a checked run on connection ";
+/// What a marker says after its connection.
+const NEXT: &str = "; the schema shows whether it ran, and the next migrate command records it";
+const WAS: &str = " (applied before as ";
+
+/// What a rolled-back row held while applied, to restore it when its statement did not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Was {
+    pub(crate) done: u32,
+    pub(crate) total: u32,
+    pub(crate) prefix: Option<Checksum>,
+    pub(crate) down_checksum: Option<Checksum>,
+}
+
+impl Was {
+    pub(crate) fn of(row: &MigrationRow) -> Was {
+        Was {
+            done: row.statements_done,
+            total: row.statements_total,
+            prefix: row.prefix_checksum,
+            down_checksum: row.down_checksum,
+        }
+    }
+}
+
+/// The `error` text of a row in flight in a checked run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Marker {
+    /// The work connection that runs the statements.
+    pub(crate) connection: u32,
+    /// For a rollback: the applied row it replaced.
+    pub(crate) was: Option<Was>,
+}
+
+fn opt_hex(c: Option<&Checksum>) -> String {
+    c.map_or_else(|| "-".to_owned(), Checksum::to_string)
+}
+
+impl Marker {
+    pub(crate) fn text(&self) -> String {
+        let was = self.was.as_ref().map_or_else(String::new, |w| {
+            format!(
+                "{WAS}{}/{} {} {})",
+                w.done,
+                w.total,
+                opt_hex(w.prefix.as_ref()),
+                opt_hex(w.down_checksum.as_ref())
+            )
+        });
+        format!("{MARK}{}{NEXT}{was}", self.connection)
+    }
+
+    /// The marker an `error` text holds, if it is one.
+    pub(crate) fn parse(error: &str) -> Option<Marker> {
+        let rest = error.strip_prefix(MARK)?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let connection = rest[..digits].parse().ok()?;
+        let rest = rest[digits..].strip_prefix(NEXT)?;
+        if rest.is_empty() {
+            return Some(Marker {
+                connection,
+                was: None,
+            });
+        }
+        let inner = rest.strip_prefix(WAS)?.strip_suffix(')')?;
+        let mut parts = inner.split(' ');
+        let (counts, prefix, down) = (parts.next()?, parts.next()?, parts.next()?);
+        let (done, total) = counts.split_once('/')?;
+        let hex = |s: &str| -> Option<Option<Checksum>> {
+            if s == "-" {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        };
+        Some(Marker {
+            connection,
+            was: Some(Was {
+                done: done.parse().ok()?,
+                total: total.parse().ok()?,
+                prefix: hex(prefix)?,
+                down_checksum: hex(down)?,
+            }),
+        })
+    }
+}
+
+/// A row of the run, as its writes need it.
+pub(crate) struct Member<'a> {
+    pub(crate) rec: &'a super::StepRecord<'a>,
+    pub(crate) direction: Direction,
+    /// The checksum of its one statement (its prefix once done).
+    pub(crate) prefix: Checksum,
+    /// For a rollback: the applied row.
+    pub(crate) was: Option<Was>,
+}
+
+fn keys(members: &[Member<'_>]) -> String {
+    members
+        .iter()
+        .map(|m| text(m.rec.key))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Marks every member in flight with its marker, and checks they all are (one guard).
+pub(crate) fn mark(
+    t: &Tables,
+    lock: &LockRef,
+    connection: u32,
+    members: &[Member<'_>],
+) -> Vec<String> {
+    let marker = |m: &Member<'_>| {
+        Marker {
+            connection,
+            was: m.was.clone(),
+        }
+        .text()
+    };
+    let mut out = Vec::with_capacity(members.len() + 2);
+    // Applications: one INSERT of every row; rollbacks: an UPDATE of each.
+    let ups: Vec<String> = members
+        .iter()
+        .filter(|m| m.direction == Direction::Up)
+        .map(|m| format!("({})", m.rec.in_flight_values_with(Some(&marker(m)))))
+        .collect();
+    if !ups.is_empty() {
+        out.push(format!(
+            "INSERT INTO {} ({MIGRATION_COLUMNS}) VALUES {}",
+            t.migrations,
+            ups.join(", ")
+        ));
+    }
+    out.extend(
+        members
+            .iter()
+            .filter(|m| m.direction == Direction::Down)
+            .map(|m| m.rec.down_in_flight_with(Some(&marker(m)))),
+    );
+    let cond = format!(
+        "(SELECT COUNT(*) FROM {m} WHERE version IN ({k}) AND state = 'failed' AND \
+         statements_done = 0 AND error LIKE {mark}) = {n}",
+        m = t.migrations,
+        k = keys(members),
+        mark = text(&format!("{MARK}%")),
+        n = members.len()
+    );
+    out.push(guard(lock, t.migrations_name.as_str(), &cond));
+    out
+}
+
+/// When a member's statement ended, as the run measured it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ran {
+    /// Microseconds from the statement's end to the write that records it.
+    pub(crate) ago_us: u64,
+    pub(crate) duration_ms: u64,
+}
+
+/// Records a member's statement done, its row still `failed` (its end follows as a deferred
+/// step's, see [`super::deferred`]), with the time it ended and took (measured by the run, or
+/// unknown when the next run found it done).
+pub(crate) fn done(t: &Tables, m: &Member<'_>, ran: Option<Ran>) -> String {
+    let (at, duration) = match ran {
+        Some(r) => (
+            format!("UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND", r.ago_us),
+            r.duration_ms.to_string(),
+        ),
+        None => ("UTC_TIMESTAMP(6)".to_owned(), "duration_ms".to_owned()),
+    };
+    let applied_at = match m.direction {
+        Direction::Up => format!(", applied_at = {at}"),
+        Direction::Down => String::new(),
+    };
+    format!(
+        "UPDATE {tb} SET statements_done = statements_total, prefix_checksum = {p}, \
+         error = NULL, duration_ms = {duration}{applied_at} WHERE version = {k} \
+         AND state = 'failed' AND statements_done = 0",
+        tb = t.migrations,
+        p = checksum(&m.prefix),
+        k = text(m.rec.key),
+    )
+}
+
+/// Marks a member not run again: an application's row goes, a rollback's row is applied as it
+/// was.
+pub(crate) fn not_run(t: &Tables, m: &Member<'_>) -> String {
+    match (&m.was, m.direction) {
+        (Some(w), Direction::Down) => format!(
+            "UPDATE {tb} SET state = 'applied', direction = 'up', statements_done = {d}, \
+             statements_total = {tot}, prefix_checksum = {p}, down_checksum = {dc}, \
+             error = NULL WHERE version = {k}",
+            tb = t.migrations,
+            d = w.done,
+            tot = w.total,
+            p = opt_checksum(w.prefix.as_ref()),
+            dc = opt_checksum(w.down_checksum.as_ref()),
+            k = text(m.rec.key),
+        ),
+        _ => delete_row(t, m.rec.key),
+    }
+}
+
+/// Leaves a member as an ordinary row in flight (its statement is the one to run next).
+pub(crate) fn in_flight(t: &Tables, m: &Member<'_>) -> String {
+    super::clear_error(t, m.rec.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_read_back_what_they_wrote() {
+        let up = Marker {
+            connection: 4711,
+            was: None,
+        };
+        assert_eq!(Marker::parse(&up.text()), Some(up.clone()));
+        let c: Checksum = "ab".repeat(32).parse().unwrap();
+        let down = Marker {
+            connection: 12,
+            was: Some(Was {
+                done: 1,
+                total: 1,
+                prefix: Some(c),
+                down_checksum: None,
+            }),
+        };
+        assert_eq!(Marker::parse(&down.text()), Some(down.clone()));
+        assert_eq!(Marker::parse("statement 1 (line 1): ERROR 1050"), None);
+        assert_eq!(Marker::parse(&format!("{MARK}12; something else")), None);
+    }
+}
