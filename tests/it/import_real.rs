@@ -8,29 +8,50 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-/// node_modules/.bin holding knex and dbmate; None only when skipped outside CI.
-fn bin() -> Option<PathBuf> {
-    let dir = std::env::var("DBTOOL_TEST_NODE_DIR")
+/// The folder of `tools` (the `dir_var` folder, else `default` in the repository, then `bin`
+/// in it); None only when `skip_var=0` skips them outside CI, else a panic saying how to
+/// install them.
+fn tools_bin(
+    dir_var: &str,
+    default: &str,
+    bin: &str,
+    tools: &[&str],
+    skip_var: &str,
+    install: &str,
+) -> Option<PathBuf> {
+    let dir = std::env::var(dir_var)
         .ok()
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ci-node"));
-    let bin = dir.join("node_modules/.bin");
-    if bin.join("knex").exists() && bin.join("dbmate").exists() {
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(default));
+    let bin = dir.join(bin);
+    if tools.iter().all(|t| bin.join(t).exists()) {
         return Some(bin);
     }
+    let names = tools.join(" and ");
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-    if !ci && std::env::var("DBTOOL_TEST_NODE_TOOLS").as_deref() == Ok("0") {
-        eprintln!("DBTOOL_TEST_NODE_TOOLS=0: the real Knex and dbmate tests are skipped");
+    if !ci && std::env::var(skip_var).as_deref() == Ok("0") {
+        eprintln!("{skip_var}=0: the real {names} tests are skipped");
         return None;
     }
     panic!(
-        "the real Knex and dbmate import tests need {}/knex and dbmate: `npm install --prefix {} \
-         knex@3.3.0 mysql2@3 dbmate@2.36.0` (scripts/test.sh does), or set DBTOOL_TEST_NODE_DIR; \
-         never skipped in CI (DBTOOL_TEST_NODE_TOOLS=0 skips them on a developer's machine)",
+        "the real-tool import tests need {names} in {}: `{}` (scripts/test.sh does), or set \
+         {dir_var}; never skipped in CI ({skip_var}=0 skips them on a developer's machine)",
         bin.display(),
-        dir.display()
+        install.replace("{dir}", &dir.display().to_string()),
     );
+}
+
+/// node_modules/.bin holding knex and dbmate; None only when skipped outside CI.
+fn bin() -> Option<PathBuf> {
+    tools_bin(
+        "DBTOOL_TEST_NODE_DIR",
+        "target/ci-node",
+        "node_modules/.bin",
+        &["knex", "dbmate"],
+        "DBTOOL_TEST_NODE_TOOLS",
+        "npm install --prefix {dir} knex@3.3.0 mysql2@3 dbmate@2.36.0",
+    )
 }
 
 #[track_caller]
@@ -62,20 +83,48 @@ fn dbtool_files(p: &Project) {
 
 /// After the other tool applied a and b: the import records exactly those, latest applies c.
 fn import_then_latest(db: &mut TestDb, p: &Project, from: &str, table: &str) {
-    let before = db.server.rows(&format!("SELECT * FROM {table} ORDER BY 1"));
+    // Its rows, and CHECKSUM TABLE for bytes the rows show lossily (a BLOB column).
+    let contents = |db: &mut TestDb| {
+        let mut rows = db.server.rows(&format!("SELECT * FROM {table} ORDER BY 1"));
+        rows.extend(db.server.rows(&format!("CHECKSUM TABLE {table}")));
+        rows
+    };
+    let before = contents(db);
     let run = p.run(&["migrate:import", "--from", from]).ok();
     assert!(
         run.stdout.contains("Imported 2 migrations"),
         "{from}: {run}"
     );
-    p.run(&["migrate:status"])
+    assert_eq!(
+        db.ledger(),
+        [
+            ("20240101000000".into(), "applied".into(), 1, 1),
+            ("20240102000000".into(), "applied".into(), 1, 1),
+        ],
+        "{from}"
+    );
+    let status = p
+        .run(&["migrate:status"])
         .ok()
         .stdout_has("2 applied · 1 pending");
+    for (v, state) in [
+        ("20240101000000", "applied"),
+        ("20240102000000", "applied"),
+        ("20240103000000", "pending"),
+    ] {
+        assert!(
+            status
+                .stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(v) && l.trim_end().ends_with(state)),
+            "{from}: {v} is not {state}:\n{status}"
+        );
+    }
     p.run(&["migrate:latest"])
         .ok()
         .stdout_has("Applied 1 migration (batch 2)");
     assert!(db.has_table("c"));
-    let after = db.server.rows(&format!("SELECT * FROM {table} ORDER BY 1"));
+    let after = contents(db);
     assert_eq!(before, after, "{from}'s table was changed");
 }
 
