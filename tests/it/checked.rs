@@ -118,11 +118,25 @@ fn create_table_migrations_run_checked_and_record_every_one() {
     );
     assert_eq!(nulls, 0);
     logged_once(&mut db, "applied", 40, 1).unwrap();
+    let order = |db: &mut TestDb, action: &str| -> Vec<u32> {
+        db.server
+            .rows(&format!(
+                "SELECT version FROM dbtool_log WHERE action = '{action}' ORDER BY id"
+            ))
+            .into_iter()
+            .map(|r| r[0].as_deref().unwrap().parse().unwrap())
+            .collect()
+    };
+    assert_eq!(order(&mut db, "applied"), (1..=40).collect::<Vec<_>>());
     p.run(&["migrate:status"]).ok().stdout_has("40 applied");
     p.run(&["migrate:rollback", "--all"]).ok();
     assert!(db.ledger().is_empty());
     assert!(!db.tables().iter().any(|t| t.starts_with('c')));
     logged_once(&mut db, "rolled_back", 40, 1).unwrap();
+    assert_eq!(
+        order(&mut db, "rolled_back"),
+        (1..=40).rev().collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -32,7 +32,7 @@ use super::prepare::Prepared;
 use super::step::send;
 use super::{BATCH_BYTES, Conns, Done, Tables, ledger_names, record};
 use crate::db::ledger::write::checked::{self as w, Member, Ran, Was};
-use crate::db::ledger::write::{BEGIN_WRITE, COMMIT, Deferred, StepRecord, deferred, text};
+use crate::db::ledger::write::{BEGIN_WRITE, COMMIT, StepRecord, deferred, text};
 use crate::db::packet::Sender;
 use crate::db::{Db, DbError};
 use crate::error::Error;
@@ -180,26 +180,17 @@ fn ends(
     ran: &[(usize, Option<Timed>)],
 ) -> Vec<String> {
     let now = Instant::now();
-    let mut out: Vec<String> = ran
+    let timed: Vec<(&Member<'_>, Option<Ran>)> = ran
         .iter()
         .map(|(k, r)| {
             let r = r.map(|(ended, duration_ms)| Ran {
                 ago_us: now.saturating_duration_since(ended).as_micros() as u64,
                 duration_ms,
             });
-            w::done(t, &m[*k], r)
+            (&m[*k], r)
         })
         .collect();
-    let list: Vec<Deferred> = ran
-        .iter()
-        .map(|(k, _)| Deferred {
-            key: m[*k].rec.key.to_owned(),
-            direction: m[*k].direction,
-            total: 1,
-        })
-        .collect();
-    out.extend(deferred::finish(t, &c.lock, &list));
-    out
+    w::ended(t, &c.lock, &timed)
 }
 
 /// Where the run loop goes on after a checked run: the next step, and whether its row is

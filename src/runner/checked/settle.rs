@@ -7,7 +7,7 @@ use super::{Effect, effect, fold, present, send_ours, wait_gone};
 use crate::db::Db;
 use crate::db::ledger::Tables;
 use crate::db::ledger::write::checked::{self as w, Marker, Member};
-use crate::db::ledger::write::{BEGIN_WRITE, COMMIT, Deferred, LockRef, StepRecord, deferred};
+use crate::db::ledger::write::{BEGIN_WRITE, COMMIT, LockRef, StepRecord};
 use crate::error::Error;
 use crate::files::checksum::prefix_checksum;
 use crate::files::{Direction, MigrationFile};
@@ -214,16 +214,8 @@ async fn write(
         })
         .collect();
     let mut sql = vec![BEGIN_WRITE.to_owned()];
-    sql.extend(members[..n].iter().map(|m| w::done(t, m, None)));
-    let list: Vec<Deferred> = members[..n]
-        .iter()
-        .map(|m| Deferred {
-            key: m.rec.key.to_owned(),
-            direction: m.direction,
-            total: 1,
-        })
-        .collect();
-    sql.extend(deferred::finish(t, lock, &list));
+    let ran: Vec<(&Member<'_>, Option<w::Ran>)> = members[..n].iter().map(|m| (m, None)).collect();
+    sql.extend(w::ended(t, lock, &ran));
     sql.extend(members[n..].iter().map(|m| w::not_run(t, m)));
     sql.push(COMMIT.to_owned());
     if let Err(e) = send_ours(db, t, usize::MAX / 4, &sql).await {

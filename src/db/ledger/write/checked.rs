@@ -10,8 +10,10 @@
 //! stops marks the rest not run again; a run killed leaves marked rows, which the next migrate
 //! command settles from the schema before it plans.
 
-use super::super::Tables;
-use super::{LockRef, MIGRATION_COLUMNS, checksum, delete_row, guard, opt_checksum, text};
+use super::super::{TOOL_VERSION, Tables};
+use super::{
+    LOG_COLUMNS, LockRef, MIGRATION_COLUMNS, checksum, delete_row, guard, opt_checksum, text,
+};
 use crate::files::{Checksum, Direction};
 use crate::rows::MigrationRow;
 
@@ -177,29 +179,90 @@ pub(crate) struct Ran {
     pub(crate) duration_ms: u64,
 }
 
-/// Records a member's statement done, its row still `failed` (its end follows as a deferred
-/// step's, see [`super::deferred`]), with the time it ended and took (measured by the run, or
-/// unknown when the next run found it done).
-pub(crate) fn done(t: &Tables, m: &Member<'_>, ran: Option<Ran>) -> String {
-    let (at, duration) = match ran {
-        Some(r) => (
-            format!("UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND", r.ago_us),
-            r.duration_ms.to_string(),
+/// Records the statements of `ran` done and ends their rows (applied, or gone for a rollback),
+/// logging each: a few statements for all of them, whatever their number, and the guard that
+/// checks they took. `ran` are in the run's order, one direction; a member's time is None when
+/// the next run found its statement done.
+pub(crate) fn ended(t: &Tables, lock: &LockRef, ran: &[(&Member<'_>, Option<Ran>)]) -> Vec<String> {
+    let Some((first, _)) = ran.first() else {
+        return Vec::new();
+    };
+    let up = first.direction == Direction::Up;
+    let list = ran
+        .iter()
+        .map(|(m, _)| text(m.rec.key))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let case = |col: &str, value: &dyn Fn(&Member<'_>, Option<Ran>) -> String| {
+        let arms: String = ran
+            .iter()
+            .map(|(m, r)| format!(" WHEN {} THEN {}", text(m.rec.key), value(m, *r)))
+            .collect();
+        format!("{col} = CASE version{arms} ELSE {col} END")
+    };
+    let ago = |r: Option<Ran>| {
+        r.map_or("UTC_TIMESTAMP(6)".to_owned(), |r| {
+            format!("UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND", r.ago_us)
+        })
+    };
+    let mut sets = vec![
+        case("prefix_checksum", &|m, _| checksum(&m.prefix)),
+        case("duration_ms", &|_, r| {
+            r.map_or("duration_ms".to_owned(), |r| r.duration_ms.to_string())
+        }),
+    ];
+    if up {
+        sets.push(case("applied_at", &|_, r| ago(r)));
+    }
+    let m = &t.migrations;
+    let run_rows = format!(
+        "version IN ({list}) AND direction = '{}'",
+        first.direction.as_str()
+    );
+    let (action, at, ck, outcome, order) = if up {
+        ("applied", "applied_at", "checksum", "statements: 1", "")
+    } else {
+        (
+            "rolled_back",
+            "UTC_TIMESTAMP(6)",
+            "down_checksum",
+            "down statements: 1",
+            " DESC",
+        )
+    };
+    let (end, cond) = if up {
+        (
+            format!("UPDATE {m} SET state = 'applied' WHERE {run_rows} AND state = 'failed'"),
+            format!(
+                "(SELECT COUNT(*) FROM {m} WHERE version IN ({list}) AND state = 'applied') = {}",
+                ran.len()
+            ),
+        )
+    } else {
+        (
+            format!("DELETE FROM {m} WHERE {run_rows} AND state = 'failed'"),
+            format!("NOT EXISTS (SELECT 1 FROM {m} WHERE version IN ({list}))"),
+        )
+    };
+    vec![
+        format!(
+            "UPDATE {m} SET statements_done = statements_total, error = NULL, {} WHERE {run_rows} \
+             AND state = 'failed' AND statements_done = 0",
+            sets.join(", ")
         ),
-        None => ("UTC_TIMESTAMP(6)".to_owned(), "duration_ms".to_owned()),
-    };
-    let applied_at = match m.direction {
-        Direction::Up => format!(", applied_at = {at}"),
-        Direction::Down => String::new(),
-    };
-    format!(
-        "UPDATE {tb} SET statements_done = statements_total, prefix_checksum = {p}, \
-         error = NULL, duration_ms = {duration}{applied_at} WHERE version = {k} \
-         AND state = 'failed' AND statements_done = 0",
-        tb = t.migrations,
-        p = checksum(&m.prefix),
-        k = text(m.rec.key),
-    )
+        format!(
+            "INSERT INTO {log} ({LOG_COLUMNS}) SELECT {at}, {action}, version, name, NULL, {ck}, \
+             batch, {outcome}, duration_ms, USER(), {tv} FROM {m} WHERE {run_rows} \
+             AND state = 'failed' AND statements_done = statements_total \
+             ORDER BY LENGTH(version){order}, version{order}",
+            log = t.log,
+            action = text(action),
+            outcome = text(outcome),
+            tv = text(TOOL_VERSION),
+        ),
+        end,
+        guard(lock, t.migrations_name.as_str(), &cond),
+    ]
 }
 
 /// Marks a member not run again: an application's row goes, a rollback's row is applied as it
