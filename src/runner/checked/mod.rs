@@ -41,7 +41,7 @@ use crate::plan::Plan;
 use crate::sql::tokens::{Tok, tokens};
 
 /// Steps in one checked run at most (its writes stay a few hundred KiB).
-const MAX_RUN: usize = 256;
+const MAX_RUN: usize = 64;
 /// The ends of steps that ran are written at most this long after the oldest.
 const FLUSH_AFTER: Duration = Duration::from_millis(250);
 
@@ -157,19 +157,16 @@ fn members<'a>(run: &'a [Prepared], recs: &'a [StepRecord<'a>]) -> Vec<Member<'a
         .collect()
 }
 
-/// Sends dbtool's own statements in one packet (or a few, when large).
-async fn send_ours(db: &mut Db, t: &Tables, max: usize, sql: &[String]) -> Result<(), DbError> {
-    let mut s = Sender::new(
-        db,
-        BATCH_BYTES.min(max / 2),
-        max,
-        ledger_names(t),
-        "the ledger",
-    );
+/// Sends dbtool's own statements in one packet.
+async fn send_ours(db: &mut Db, sql: &[String]) -> Result<(), DbError> {
+    let mut text = String::with_capacity(sql.iter().map(|q| q.len() + 2).sum());
     for q in sql {
-        s.ours(q).await.map_err(|f| f.error)?;
+        if !text.is_empty() {
+            text.push_str(";\n");
+        }
+        text.push_str(q);
     }
-    s.finish(&[]).await.map_err(|f| f.error)
+    db.conn.query_drop(text).await.map_err(DbError::from)
 }
 
 /// The writes that record the steps `ran` (members' indexes) done and ended.
@@ -231,7 +228,7 @@ pub(super) async fn run(
     if secs > 0 {
         sql.push(format!("SET SESSION lock_wait_timeout = {secs}"));
     }
-    if let Err(e) = send_ours(c.work, t, max, &sql).await {
+    if let Err(e) = send_ours(c.work, &sql).await {
         let _ = c.work.rollback().await;
         return Some(Err(Error::db(
             "marking the migrations of a checked run in flight",
@@ -281,7 +278,7 @@ async fn go(
         on_step(&d);
         done.push(d);
         if oldest.get_or_insert_with(Instant::now).elapsed() >= FLUSH_AFTER {
-            if let Err(e) = send_ours(c.work, t, max, &wrapped(ends(t, c, m, &ran))).await {
+            if let Err(e) = send_ours(c.work, &wrapped(ends(t, c, m, &ran))).await {
                 let _ = c.work.rollback().await;
                 return Err(left_marked(e));
             }
@@ -289,7 +286,7 @@ async fn go(
             oldest = None;
         }
     }
-    if let Err(e) = send_ours(c.work, t, max, &wrapped(ends(t, c, m, &ran))).await {
+    if let Err(e) = send_ours(c.work, &wrapped(ends(t, c, m, &ran))).await {
         let _ = c.work.rollback().await;
         return Err(left_marked(e));
     }

@@ -218,7 +218,7 @@ async fn write(
     sql.extend(w::ended(t, lock, &ran));
     sql.extend(members[n..].iter().map(|m| w::not_run(t, m)));
     sql.push(COMMIT.to_owned());
-    if let Err(e) = send_ours(db, t, usize::MAX / 4, &sql).await {
+    if let Err(e) = send_ours(db, &sql).await {
         let _ = db.rollback().await;
         return Err(Error::db(
             "recording what an interrupted checked run did",

@@ -78,7 +78,7 @@ pub(super) async fn stopped(
         sql.push(w::not_run(t, &m[k]));
     }
     sql.extend(m[k + 1..].iter().map(|x| w::not_run(t, x)));
-    if let Err(e) = send_ours(c.control, t, usize::MAX / 4, &wrapped(sql)).await {
+    if let Err(e) = send_ours(c.control, &wrapped(sql)).await {
         let _ = c.control.rollback().await;
         return Err(left_marked(e));
     }

@@ -140,7 +140,7 @@ pub(crate) fn mark(
         .text()
     };
     let mut out = Vec::with_capacity(members.len() + 2);
-    // Applications: one INSERT of every row; rollbacks: an UPDATE of each.
+    // Applications: one INSERT of every row.
     let ups: Vec<String> = members
         .iter()
         .filter(|m| m.direction == Direction::Up)
@@ -153,12 +153,31 @@ pub(crate) fn mark(
             ups.join(", ")
         ));
     }
-    out.extend(
-        members
-            .iter()
-            .filter(|m| m.direction == Direction::Down)
-            .map(|m| m.rec.down_in_flight_with(Some(&marker(m)))),
-    );
+    let downs: Vec<&Member<'_>> = members
+        .iter()
+        .filter(|m| m.direction == Direction::Down)
+        .collect();
+    if !downs.is_empty() {
+        // One UPDATE of every row: the marker and down file's figures differ by row.
+        out.push(format!(
+            "UPDATE {m} SET state = 'failed', direction = 'down', statements_done = 0, \
+             prefix_checksum = NULL, {total}, {down}, {error} WHERE version IN ({keys})",
+            m = t.migrations,
+            total = case(&downs, "statements_total", |m| (
+                m.rec.key,
+                m.rec.total.to_string()
+            )),
+            down = case(&downs, "down_checksum", |m| {
+                (m.rec.key, opt_checksum(m.rec.down_checksum.as_ref()))
+            }),
+            error = case(&downs, "error", |m| (m.rec.key, text(&marker(m)))),
+            keys = downs
+                .iter()
+                .map(|m| text(m.rec.key))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
     let cond = format!(
         "(SELECT COUNT(*) FROM {m} WHERE version IN ({k}) AND state = 'failed' AND \
          statements_done = 0 AND error LIKE {mark}) = {n}",
@@ -179,6 +198,19 @@ pub(crate) struct Ran {
     pub(crate) duration_ms: u64,
 }
 
+/// `col = CASE version WHEN … THEN … END`: a value for each row of `items` (`arm` gives its
+/// key and value).
+fn case<T>(items: &[T], col: &str, arm: impl Fn(&T) -> (&str, String)) -> String {
+    let arms: String = items
+        .iter()
+        .map(|x| {
+            let (key, value) = arm(x);
+            format!(" WHEN {} THEN {value}", text(key))
+        })
+        .collect();
+    format!("{col} = CASE version{arms} ELSE {col} END")
+}
+
 /// Records the statements of `ran` done and ends their rows (applied, or gone for a rollback),
 /// logging each: a few statements for all of them, whatever their number, and the guard that
 /// checks they took. `ran` are in the run's order, one direction; a member's time is None when
@@ -193,26 +225,22 @@ pub(crate) fn ended(t: &Tables, lock: &LockRef, ran: &[(&Member<'_>, Option<Ran>
         .map(|(m, _)| text(m.rec.key))
         .collect::<Vec<_>>()
         .join(", ");
-    let case = |col: &str, value: &dyn Fn(&Member<'_>, Option<Ran>) -> String| {
-        let arms: String = ran
-            .iter()
-            .map(|(m, r)| format!(" WHEN {} THEN {}", text(m.rec.key), value(m, *r)))
-            .collect();
-        format!("{col} = CASE version{arms} ELSE {col} END")
-    };
     let ago = |r: Option<Ran>| {
         r.map_or("UTC_TIMESTAMP(6)".to_owned(), |r| {
             format!("UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND", r.ago_us)
         })
     };
     let mut sets = vec![
-        case("prefix_checksum", &|m, _| checksum(&m.prefix)),
-        case("duration_ms", &|_, r| {
-            r.map_or("duration_ms".to_owned(), |r| r.duration_ms.to_string())
+        case(ran, "prefix_checksum", |(m, _)| {
+            (m.rec.key, checksum(&m.prefix))
+        }),
+        case(ran, "duration_ms", |(m, r)| {
+            let d = r.map_or("duration_ms".to_owned(), |r| r.duration_ms.to_string());
+            (m.rec.key, d)
         }),
     ];
     if up {
-        sets.push(case("applied_at", &|_, r| ago(r)));
+        sets.push(case(ran, "applied_at", |(m, r)| (m.rec.key, ago(*r))));
     }
     let m = &t.migrations;
     let run_rows = format!(
