@@ -19,6 +19,10 @@
 //!   transaction dbtool commits anyway (see `db::ledger::write::deferred`): one durable commit
 //!   per such step instead of three.
 //!
+//! - Consecutive steps of one statement each that creates or drops a table or view run as a
+//!   *checked run* ([`checked`]): no ledger write between them, because the schema records
+//!   which of them ran; their rows are marked in flight before and ended in batches.
+//!
 //! A seed runs like an atomic step whose statements stream from the file ([`seed`]).
 //!
 //! What a file does to its session stays in that file: the work connection is reset

@@ -358,3 +358,18 @@ fn a_marked_run_whose_connection_is_still_on_the_server_is_not_settled() {
     ));
     assert_eq!(marked(&mut db), 3);
 }
+
+#[test]
+fn a_run_whose_last_statement_ends_after_a_batch_was_written_ends_cleanly() {
+    // The second statement takes longer than the quarter second after which the ends are
+    // written: they are written after it, and nothing is left for the run's end (MySQL
+    // refuses an empty query).
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    p.migration("1_a", "CREATE TABLE a (id INT);\n", None);
+    p.migration("2_b", "CREATE TABLE b AS SELECT SLEEP(0.3) AS s;\n", None);
+    p.run(&["migrate:latest"]).ok();
+    assert!(db.ledger().iter().all(|r| r.1 == "applied"));
+    assert_eq!(db.ledger().len(), 2);
+    assert_eq!(marked(&mut db), 0);
+}

@@ -40,7 +40,7 @@ use crate::files::Direction;
 use crate::plan::Plan;
 use crate::sql::tokens::{Tok, tokens};
 
-/// Steps in one checked run at most (its writes stay a few hundred KiB).
+/// Steps a checked run marks at once (its writes stay ~60 KiB): a longer run goes in chunks.
 const MAX_RUN: usize = 64;
 /// The ends of steps that ran are written at most this long after the oldest.
 const FLUSH_AFTER: Duration = Duration::from_millis(250);
@@ -127,7 +127,6 @@ fn extent(steps: &[Prepared], i: usize, present: &HashSet<String>) -> usize {
     let mut seen = HashSet::new();
     steps[i..]
         .iter()
-        .take(MAX_RUN)
         .take_while(|p| {
             step_effect(p).is_some_and(|e| {
                 let key = fold(&e.name);
@@ -157,8 +156,12 @@ fn members<'a>(run: &'a [Prepared], recs: &'a [StepRecord<'a>]) -> Vec<Member<'a
         .collect()
 }
 
-/// Sends dbtool's own statements in one packet.
+/// Sends dbtool's own statements in one packet (nothing when there are none: MySQL refuses an
+/// empty query, ERROR 1065, where MariaDB accepts it).
 async fn send_ours(db: &mut Db, sql: &[String]) -> Result<(), DbError> {
+    if sql.is_empty() {
+        return Ok(());
+    }
     let mut text = String::with_capacity(sql.iter().map(|q| q.len() + 2).sum());
     for q in sql {
         if !text.is_empty() {
@@ -195,7 +198,8 @@ fn ends(
 pub(super) type Next = (usize, bool);
 
 /// Runs steps `i..` as one checked run if at least two of them can, pushing what ran to `done`;
-/// None when they cannot (the caller runs step `i` as usual).
+/// None when they cannot (the caller runs step `i` as usual). The run goes in chunks of at most
+/// [`MAX_RUN`] steps, each marked in the transaction that ends the one before.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     c: &mut Conns<'_>,
@@ -216,30 +220,45 @@ pub(super) async fn run(
     if n < 2 {
         return None;
     }
-    let run = &steps[i..i + n];
-    let recs: Vec<StepRecord<'_>> = run.iter().map(|p| record(t, plan, p)).collect();
-    let m = members(run, &recs);
-    let conn = c.work.conn.id();
-    let mut sql = vec![BEGIN_WRITE.to_owned()];
-    sql.extend(deferred::finish(t, &c.lock, &pending.steps));
-    sql.extend(w::mark(t, &c.lock, conn, &m));
-    sql.push(COMMIT.to_owned());
+    // Written with the next mark: the deferred ends first, then each chunk's unwritten ends.
+    let mut before = deferred::finish(t, &c.lock, &pending.steps);
     let secs = c.ddl.wait.as_secs_f64().ceil() as u64;
-    if secs > 0 {
-        sql.push(format!("SET SESSION lock_wait_timeout = {secs}"));
+    let mut first = (secs > 0).then(|| format!("SET SESSION lock_wait_timeout = {secs}"));
+    for start in (i..i + n).step_by(MAX_RUN) {
+        let run = &steps[start..(start + MAX_RUN).min(i + n)];
+        let recs: Vec<StepRecord<'_>> = run.iter().map(|p| record(t, plan, p)).collect();
+        let m = members(run, &recs);
+        let mut sql = vec![BEGIN_WRITE.to_owned()];
+        sql.append(&mut before);
+        sql.extend(w::mark(t, &c.lock, c.work.conn.id(), &m));
+        sql.push(COMMIT.to_owned());
+        sql.extend(first.take());
+        if let Err(e) = send_ours(c.work, &sql).await {
+            let _ = c.work.rollback().await;
+            return Some(Err(left_marked(e)));
+        }
+        pending.clear();
+        match go(c, t, run, &m, start, max, done, on_step).await {
+            Chunk::Ran(rest) => before = rest,
+            Chunk::Stopped(next) => return Some(next),
+        }
     }
-    if let Err(e) = send_ours(c.work, &sql).await {
+    if let Err(e) = send_ours(c.work, &wrapped(before)).await {
         let _ = c.work.rollback().await;
-        return Some(Err(Error::db(
-            "marking the migrations of a checked run in flight",
-            e,
-        )));
+        return Some(Err(left_marked(e)));
     }
-    pending.clear();
-    Some(go(c, t, run, &m, i, max, done, on_step).await)
+    Some(Ok((i + n, false)))
 }
 
-/// The run itself, once marked.
+/// How a chunk of a checked run ended.
+enum Chunk {
+    /// Every step ran; the writes that end those not yet ended.
+    Ran(Vec<String>),
+    /// It stopped: where the loop goes on, or the run's error.
+    Stopped(Result<Next, Error>),
+}
+
+/// One chunk of the run, once marked.
 #[allow(clippy::too_many_arguments)]
 async fn go(
     c: &mut Conns<'_>,
@@ -250,12 +269,12 @@ async fn go(
     max: usize,
     done: &mut Vec<Done>,
     on_step: &mut dyn FnMut(&Done),
-) -> Result<Next, Error> {
+) -> Chunk {
     let mut ran: Vec<(usize, Option<Timed>)> = Vec::new();
     let mut oldest: Option<Instant> = None;
     for (k, p) in run.iter().enumerate() {
         if c.signals.got.is_some() {
-            return stopped(c, t, run, m, i, k, None, ran).await;
+            return Chunk::Stopped(stopped(c, t, run, m, i, k, None, ran).await);
         }
         let t0 = Instant::now();
         let (work, mut watch) = c.watch(t);
@@ -271,7 +290,7 @@ async fn go(
         drop(s);
         drop(watch);
         if let Err(stop) = result {
-            return stopped(c, t, run, m, i, k, Some(stop), ran).await;
+            return Chunk::Stopped(stopped(c, t, run, m, i, k, Some(stop), ran).await);
         }
         ran.push((k, Some(measured(t0))));
         let d = super::done_of(p, t0.elapsed());
@@ -280,17 +299,13 @@ async fn go(
         if oldest.get_or_insert_with(Instant::now).elapsed() >= FLUSH_AFTER {
             if let Err(e) = send_ours(c.work, &wrapped(ends(t, c, m, &ran))).await {
                 let _ = c.work.rollback().await;
-                return Err(left_marked(e));
+                return Chunk::Stopped(Err(left_marked(e)));
             }
             ran.clear();
             oldest = None;
         }
     }
-    if let Err(e) = send_ours(c.work, &wrapped(ends(t, c, m, &ran))).await {
-        let _ = c.work.rollback().await;
-        return Err(left_marked(e));
-    }
-    Ok((i + run.len(), false))
+    Chunk::Ran(ends(t, c, m, &ran))
 }
 
 fn wrapped(mut sql: Vec<String>) -> Vec<String> {
