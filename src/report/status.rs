@@ -104,6 +104,9 @@ impl From<&Entry<'_>> for EntryOut {
                 // two (the next one records it without running anything).
                 let all = if done == total && r.error.is_none() {
                     ", all done"
+                } else if crate::runner::marked(r) {
+                    // A checked run's row: its statement may have run, and the schema says.
+                    ", in a checked run: the next migrate command records it from the schema"
                 } else {
                     ""
                 };

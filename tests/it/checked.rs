@@ -325,6 +325,10 @@ fn marked_rows_the_schema_cannot_explain_are_refused_and_nothing_changes() {
     mark_by_hand(&mut db, 999_999);
     db.server.exec("DROP TABLE c2");
     let before = db.ledger();
+    p.run(&["migrate:status"]).ok().stdout_has(
+        "failed (0/1 statements, in a checked run: the next migrate command records it from the \
+         schema)",
+    );
     p.run(&["migrate:latest"])
         .code(3)
         .stderr_has("the schema shows a later one ran while an earlier one did not")
