@@ -256,18 +256,7 @@ fn kill_trials(up: bool) {
         }
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
-        let name = db.name.clone();
-        let me = db.server.id();
-        wait_until(
-            "the killed run's connection to end",
-            Duration::from_secs(30),
-            || {
-                db.server.count(&format!(
-                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{name}' \
-                 AND ID <> {me}"
-                )) == 0
-            },
-        );
+        wait_quiet(&mut db);
         truthful_after_kill(&mut db, N, up).unwrap_or_else(|e| panic!("trial {trial}: {e}"));
         if marked(&mut db) > 0 {
             settled += 1;

@@ -103,21 +103,6 @@ fn effects(db: &mut TestDb, stmts: &[Stmt]) -> u32 {
     k as u32
 }
 
-/// Waits until no connection other than the checker's works on the database.
-fn wait_quiet(db: &mut TestDb) {
-    let name = db.name.clone();
-    let me = db.server.id();
-    wait_until(
-        "the killed run's connection to end",
-        Duration::from_secs(30),
-        || {
-            db.server.count(&format!(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND ID <> {me}"
-        )) == 0
-        },
-    );
-}
-
 /// For every migration: the ledger's account equals what the schema shows.
 fn check_consistent(db: &mut TestDb, migrations: &[(String, Vec<Stmt>)]) -> Result<(), String> {
     let rows = if db.has_table("dbtool_migrations") {

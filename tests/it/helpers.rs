@@ -399,3 +399,18 @@ pub fn big_insert_seed(pad: usize, bytes: usize) -> (String, u64) {
     }
     (sql, id)
 }
+
+/// Waits until no connection other than the checker's works on the database.
+pub fn wait_quiet(db: &mut TestDb) {
+    let name = db.name.clone();
+    let me = db.server.id();
+    wait_until(
+        "the killed run's connection to end",
+        Duration::from_secs(30),
+        || {
+            db.server.count(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{name}' AND ID <> {me}"
+        )) == 0
+        },
+    );
+}
