@@ -366,3 +366,63 @@ fn a_run_whose_last_statement_ends_after_a_batch_was_written_ends_cleanly() {
     assert_eq!(db.ledger().len(), 2);
     assert_eq!(marked(&mut db), 0);
 }
+
+#[test]
+fn sigint_inside_a_checked_run_records_what_ran_and_marks_nothing() {
+    let mut db = TestDb::new();
+    let p = Project::new(&db);
+    creates(&p, 200);
+    let mut child = p
+        .cmd(&["migrate:latest"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Inside the run: once its marks are in the ledger, and a few statements later.
+    let start = Instant::now();
+    while marked(&mut db) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no checked run started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its marks were seen"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_until(
+        "a few migrations to be recorded",
+        Duration::from_secs(30),
+        || {
+            db.server
+                .count("SELECT COUNT(*) FROM dbtool_log WHERE action = 'applied'")
+                >= 3
+        },
+    );
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("SIGINT inside a checked run: exit {:?}", out.status.code());
+    if out.status.code() == Some(0) {
+        // The signal came as the run's last statement ran: everything is applied.
+        assert_eq!(db.ledger().len(), 200, "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("interrupted (SIGINT)"), "{stderr}");
+    }
+    // Nothing marked, and the ledger is exact: a row is applied exactly when its table exists.
+    assert_eq!(marked(&mut db), 0);
+    truthful_after_kill(&mut db, 200, true).unwrap();
+    let applied = db.ledger().iter().filter(|r| r.1 == "applied").count();
+    let tables = db.tables().iter().filter(|t| t.starts_with('c')).count();
+    assert_eq!(applied, tables, "{stderr}");
+    p.run(&["migrate:latest"]).ok();
+    assert_eq!(db.ledger().len(), 200);
+    logged_once(&mut db, "applied", 200, 1).unwrap();
+}
