@@ -45,6 +45,7 @@ pub(crate) async fn settle_interrupted(
         return Ok(false);
     }
     let mut conns: Vec<u32> = marked.iter().map(|m| m.marker.connection).collect();
+    conns.sort_unstable();
     conns.dedup();
     for id in conns {
         if !wait_gone(db, id, bound)

@@ -60,22 +60,27 @@ pub(super) async fn stopped(
             _ => return Err(still_running(stop, conn)),
         }
     }
-    let k_ran = match (&stop, present(c.control, t).await) {
-        (None, _) => false,
-        (Some(_), Ok(here)) => {
-            let e = step_effect(&run[k]).expect("a checked run's steps have effects");
-            here.contains(&fold(&e.name)) == e.creates
-        }
-        (Some(_), Err(_)) => return Err(still_running(stop, conn)),
+    // Nothing of step `k` was sent when a signal came before it.
+    let k_ran = match &stop {
+        None => false,
+        Some(_) => match present(c.control, t).await {
+            Ok(here) => {
+                let e = step_effect(&run[k]).expect("a checked run's steps have effects");
+                here.contains(&fold(&e.name)) == e.creates
+            }
+            Err(_) => return Err(still_running(stop, conn)),
+        },
     };
     if k_ran {
         ran.push((k, None));
     }
     let mut sql = ends(t, c, m, &ran);
-    if stop.is_some() && !k_ran {
-        sql.push(w::in_flight(t, &m[k]));
-    } else if !k_ran {
-        sql.push(w::not_run(t, &m[k]));
+    if !k_ran {
+        // A statement that was sent and did not run is the usual path's to report.
+        sql.push(match stop {
+            Some(_) => w::in_flight(t, &m[k]),
+            None => w::not_run(t, &m[k]),
+        });
     }
     sql.extend(m[k + 1..].iter().map(|x| w::not_run(t, x)));
     if let Err(e) = send_ours(c.control, &wrapped(sql)).await {

@@ -117,12 +117,9 @@ pub(crate) struct Member<'a> {
     pub(crate) was: Option<Was>,
 }
 
-fn keys(members: &[Member<'_>]) -> String {
-    members
-        .iter()
-        .map(|m| text(m.rec.key))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The rows' keys as a list for `version IN (…)`.
+fn keys<'k>(keys: impl Iterator<Item = &'k str>) -> String {
+    keys.map(text).collect::<Vec<_>>().join(", ")
 }
 
 /// Marks every member in flight with its marker, and checks they all are (one guard).
@@ -171,18 +168,14 @@ pub(crate) fn mark(
                 (m.rec.key, opt_checksum(m.rec.down_checksum.as_ref()))
             }),
             error = case(&downs, "error", |m| (m.rec.key, text(&marker(m)))),
-            keys = downs
-                .iter()
-                .map(|m| text(m.rec.key))
-                .collect::<Vec<_>>()
-                .join(", "),
+            keys = keys(downs.iter().map(|m| m.rec.key)),
         ));
     }
     let cond = format!(
         "(SELECT COUNT(*) FROM {m} WHERE version IN ({k}) AND state = 'failed' AND \
          statements_done = 0 AND error LIKE {mark}) = {n}",
         m = t.migrations,
-        k = keys(members),
+        k = keys(members.iter().map(|m| m.rec.key)),
         mark = text(&format!("{MARK}%")),
         n = members.len()
     );
@@ -220,11 +213,7 @@ pub(crate) fn ended(t: &Tables, lock: &LockRef, ran: &[(&Member<'_>, Option<Ran>
         return Vec::new();
     };
     let up = first.direction == Direction::Up;
-    let list = ran
-        .iter()
-        .map(|(m, _)| text(m.rec.key))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = keys(ran.iter().map(|(m, _)| m.rec.key));
     let ago = |r: Option<Ran>| {
         r.map_or("UTC_TIMESTAMP(6)".to_owned(), |r| {
             format!("UTC_TIMESTAMP(6) - INTERVAL {} MICROSECOND", r.ago_us)
